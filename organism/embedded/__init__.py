@@ -1,0 +1,1 @@
+"""Running the whole system from one command (`manage.py organism_run`)."""
