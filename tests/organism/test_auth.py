@@ -58,3 +58,32 @@ def test_it_serves_the_openapi_schema(api_client):
     response = api_client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert "/api/v1/instruments" in response.json()["paths"]
+
+
+def test_it_creates_a_token_from_the_admin_and_shows_it_once(client, staff_user, user):
+    # given
+    client.force_login(staff_user)
+    # when
+    response = client.post("/admin/organism/apitoken/add/", {"user": user.pk, "name": "ci"}, follow=True)
+    # then
+    token = ApiToken.objects.get(user=user, name="ci")
+    shown = [str(m) for m in response.context["messages"]]
+    raw = shown[0].split(": ", 1)[1].split(" ", 1)[0]
+    assert raw.startswith(token.prefix)
+    assert client.get("/api/v1/health", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+
+
+def test_the_cli_prints_a_working_token(client, user, capsys):
+    from django.core.management import call_command
+
+    call_command("api_token_create", "alice")
+    raw = capsys.readouterr().out.strip()
+    assert client.get("/api/v1/health", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+
+
+def test_the_cli_refuses_an_unknown_user():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no user named"):
+        call_command("api_token_create", "nobody")
