@@ -1,0 +1,55 @@
+"""Event detection on indicator series: crossings, state changes, warm-up masks.
+
+Guarantees: every function returns a bool array as long as its input; the value
+at bar t reads bars t and t-1 only; any NaN among the values compared gives
+False (an indicator still warming up never fires a signal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _as_pair(a: np.ndarray, b: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    left = np.asarray(a, dtype=np.float64)
+    right = np.broadcast_to(np.asarray(b, dtype=np.float64), left.shape)
+    return left, right
+
+
+def crossed_above(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    """True at t when a[t] > b[t] after a[t-1] <= b[t-1]."""
+    left, right = _as_pair(a, b)
+    out = np.zeros(len(left), dtype=bool)
+    if len(left) > 1:
+        out[1:] = (left[1:] > right[1:]) & (left[:-1] <= right[:-1])
+    return out
+
+
+def crossed_below(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    """True at t when a[t] < b[t] after a[t-1] >= b[t-1]."""
+    left, right = _as_pair(a, b)
+    out = np.zeros(len(left), dtype=bool)
+    if len(left) > 1:
+        out[1:] = (left[1:] < right[1:]) & (left[:-1] >= right[:-1])
+    return out
+
+
+def became_true(state: np.ndarray) -> np.ndarray:
+    """True at t when `state` holds at t but did not at t-1 (or t is bar 0)."""
+    now = np.asarray(state, dtype=bool)
+    out = now.copy()
+    out[1:] &= ~now[:-1]
+    return out
+
+
+def finite(*arrays: np.ndarray) -> np.ndarray:
+    """True where every array holds a finite number."""
+    mask = np.ones(len(arrays[0]), dtype=bool)
+    for arr in arrays:
+        mask &= np.isfinite(arr)
+    return mask
+
+
+def exits_without_entries(exits: np.ndarray, entries: np.ndarray) -> np.ndarray:
+    """`exits` cleared where an entry fires on the same bar (entry wins the tie)."""
+    return np.asarray(exits, dtype=bool) & ~np.asarray(entries, dtype=bool)

@@ -1,0 +1,128 @@
+"""Oscillator seeds: RSI filter (filter or entry) and Stochastic oscillator (entry).
+
+Guarantees: values at bar t read bars 0..t only; nothing fires or is allowed
+while the oscillator is warming up (NaN comparisons are False).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evolution.engine.seeds.crossings import crossed_above, crossed_below, exits_without_entries
+from evolution.engine.seeds.seed import ALLOW_SHORT, Seed
+from trading.engine.indicators import rsi, stochastic
+from trading.engine.market import Bars
+from trading.engine.strategy import Param, ParamSpace, Signals
+
+
+class RsiFilter(Seed):
+    """RSI filter: an overbought/oversold guard that can also buy oversold dips.
+
+    As a filter (`extras["allow"]`): longs are allowed while RSI(period) is below
+    `overbought` (never buy into an overbought market); shorts
+    (`extras["allow_short"]`) while RSI is above `oversold`.
+    As an entry (mean reversion): go long on an oversold dip, either on the bar
+    RSI falls below `oversold` (`entry_trigger` = "enter_oversold") or on the bar
+    it climbs back above it (`entry_trigger` = "leave_oversold", waits for the
+    turn). Close the long when RSI crosses above `overbought`. With
+    `allow_short` the mirror image shorts overbought spikes and covers when RSI
+    crosses below `oversold`.
+    """
+
+    name = "rsi_filter"
+    title = "RSI filter"
+    role = "filter"
+    roles = ("filter", "entry")
+    param_space = ParamSpace(
+        (
+            Param("period", "int", 14, 5, 30, description="RSI period (bars)."),
+            Param("oversold", "float", 30.0, 15.0, 40.0, description="Oversold level."),
+            Param("overbought", "float", 70.0, 60.0, 85.0, description="Overbought level."),
+            Param(
+                "entry_trigger",
+                "categorical",
+                "leave_oversold",
+                choices=("leave_oversold", "enter_oversold"),
+                description="Enter as RSI leaves the oversold zone, or as it enters it.",
+            ),
+            ALLOW_SHORT,
+        )
+    )
+
+    def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
+        strength = rsi(bars.close, params["period"])
+        low, high = params["oversold"], params["overbought"]
+        if params["entry_trigger"] == "leave_oversold":
+            entries, short_entries = crossed_above(strength, low), crossed_below(strength, high)
+        else:
+            entries, short_entries = crossed_below(strength, low), crossed_above(strength, high)
+        # a one-bar jump from oversold to overbought would both enter and exit: entry wins
+        exits = exits_without_entries(crossed_above(strength, high), entries)
+        short_exits = exits_without_entries(crossed_below(strength, low), short_entries)
+        extras = {"allow": strength < high, "allow_short": strength > low}
+        if not params["allow_short"]:
+            return Signals(entries=entries, exits=exits, extras=extras)
+        return Signals(
+            entries=entries,
+            exits=exits,
+            short_entries=short_entries,
+            short_exits=short_exits,
+            extras=extras,
+        )
+
+
+class StochasticOscillator(Seed):
+    """Stochastic oscillator: buy momentum turning up from an oversold close.
+
+    %K is where the close sits in the high-low range of the last `k_period`
+    bars (smoothed over `smooth_k`), %D its `d_period` average. Go long when %K
+    crosses above %D while %D is below `oversold`. Close the long when %K crosses
+    below %D: only while %D is above `overbought` (`exit_rule` =
+    "overbought_cross") or at any level (`exit_rule` = "any_cross", the faster
+    exit). With `allow_short` the mirror image shorts a downward cross while %D
+    is above `overbought`, covered on the upward cross while %D is below
+    `oversold` ("overbought_cross") or at any level ("any_cross").
+    """
+
+    name = "stochastic_oscillator"
+    title = "Stochastic oscillator"
+    role = "entry"
+    roles = ("entry",)
+    param_space = ParamSpace(
+        (
+            Param("k_period", "int", 14, 5, 40, description="%K lookback (bars)."),
+            Param("smooth_k", "int", 3, 1, 5, description="%K smoothing (bars)."),
+            Param("d_period", "int", 3, 2, 7, description="%D smoothing (bars)."),
+            Param("oversold", "float", 20.0, 5.0, 35.0, description="Oversold level."),
+            Param("overbought", "float", 80.0, 65.0, 95.0, description="Overbought level."),
+            Param(
+                "exit_rule",
+                "categorical",
+                "overbought_cross",
+                choices=("overbought_cross", "any_cross"),
+            ),
+            ALLOW_SHORT,
+        )
+    )
+
+    def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
+        k, d = stochastic(
+            bars.high,
+            bars.low,
+            bars.close,
+            params["k_period"],
+            params["smooth_k"],
+            params["d_period"],
+        )
+        up, down = crossed_above(k, d), crossed_below(k, d)
+        low, high = params["oversold"], params["overbought"]
+        entries, short_entries = up & (d < low), down & (d > high)
+        if params["exit_rule"] == "any_cross":
+            exits, short_exits = down, up
+        else:
+            exits, short_exits = down & (d > high), up & (d < low)
+        if not params["allow_short"]:
+            return Signals(entries=entries, exits=exits)
+        return Signals(
+            entries=entries, exits=exits, short_entries=short_entries, short_exits=short_exits
+        )
