@@ -18,16 +18,16 @@ Number = Decimal | float | int | str
 
 def to_decimal(value: Number) -> Decimal:
     """`value` as a finite Decimal; floats go through their shortest repr."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"amount must be finite, got {value!r}")
+        return Decimal(repr(float(value)))  # float(): numpy scalars repr as np.float64(..)
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool):
         raise ValueError("a boolean is not an amount")
     elif isinstance(value, int):
         result = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"amount must be finite, got {value!r}")
-        result = Decimal(repr(float(value)))  # float(): numpy scalars repr as np.float64(..)
     else:
         result = Decimal(str(value))
     if not result.is_finite():
