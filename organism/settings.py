@@ -117,12 +117,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
 EMBEDDED = REDIS_URL is None
 
+# Redis pub/sub is global to the server, so parallel test workers (and several
+# deployments sharing one Redis) keep their groups apart with a prefix.
+CHANNEL_PREFIX = env_str("ORGANISM_CHANNEL_PREFIX", "organism") + env_str("PYTEST_XDIST_WORKER")
+
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": CHANNEL_PREFIX}}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_PREFIX},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -5,6 +5,18 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request):
+    """The default PBKDF2 costs ~0.5 s per user; tests don't need its strength.
+
+    Engine tests run without the Django plugin (`-p no:django`); they need nothing here.
+    """
+    if not request.config.pluginmanager.hasplugin("django"):
+        return
+    settings = request.getfixturevalue("settings")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="s3cret-pass-123")

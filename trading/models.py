@@ -102,6 +102,7 @@ class DataQualityReport(models.Model):
     class Source(models.TextChoices):
         FILE = "file", "File import"
         EXCHANGE = "exchange", "Exchange backfill"
+        RESAMPLE = "resample", "Resampled from a lower timeframe"
 
     class Status(models.TextChoices):
         OK = "ok", "OK"

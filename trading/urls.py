@@ -9,4 +9,5 @@ app_name = "trading"
 urlpatterns = [
     path("markets/", views.markets, name="markets"),
     path("markets/<int:instrument_id>/", views.instrument_detail, name="instrument"),
+    path("markets/<int:instrument_id>/chart.json", views.instrument_chart, name="instrument_chart"),
 ]
