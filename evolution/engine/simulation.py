@@ -1,0 +1,142 @@
+"""Many genomes' signals on one instrument, simulated together by the backtest engine.
+
+Guarantees:
+- the fills, costs and stops are the backtest engine's (`build_execution_plan`
+  + `simulate` + `replay`, the parts `run_batch` is built from): signals fill
+  at the next bar's open, fees and slippage always charged;
+- a column's result depends only on its own signals: columns are grouped by
+  the shape of their signals (which fields are given), each group runs through
+  the same code path, and columns of one simulation share nothing, so the
+  result of a genome does not depend on which other genomes it was batched with;
+- a column whose signals the engine rejects (e.g. a size outside (0, 1]) fails
+  alone: its error is returned in its place, the other columns still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtests.engine.batch_signals import BatchSignals
+from backtests.engine.config import BacktestConfig
+from backtests.engine.execution import ExecutionPlan, build_execution_plan
+from backtests.engine.ledger import N_SUMMARY, SUMMARY_FIELDS, replay
+from backtests.engine.simulator import PriceMatrix, simulate
+from backtests.engine.statistics import returns_from_equity
+from trading.engine.market import Bars
+from trading.engine.strategy import Signals
+
+CHUNK_ELEMENTS = 1 << 24  # bars x columns replayed per simulation call
+TRADES_FIELD = SUMMARY_FIELDS.index("trades")
+OPTIONAL_FIELDS = ("short_entries", "short_exits", "size", "sl_stop", "tp_stop", "tsl_stop")
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnOutcome:
+    """One genome on one instrument: per-bar net returns over the scored window."""
+
+    returns: np.ndarray
+    trades: int
+    turnover: float  # traded value / equity per year
+
+
+def shape_of(signals: Signals) -> tuple[str, ...]:
+    """Which optional fields the signals give, and whether as arrays or scalars."""
+    kinds = []
+    for name in OPTIONAL_FIELDS:
+        value = getattr(signals, name)
+        kinds.append("none" if value is None else "scalar" if np.ndim(value) == 0 else "array")
+    return tuple(kinds)
+
+
+def simulate_columns(
+    bars: Bars,
+    window: tuple[int, int],
+    columns: Sequence[Signals],
+    config: BacktestConfig,
+) -> list[ColumnOutcome | Exception]:
+    """Each column's outcome over bars [start, stop) (signals computed on bars [0, stop))."""
+    results: list[ColumnOutcome | Exception | None] = [None] * len(columns)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, signals in enumerate(columns):
+        groups.setdefault(shape_of(signals), []).append(index)
+    start, stop = window
+    chunk = max(1, CHUNK_ELEMENTS // (2 * (stop - start)))
+    for members in groups.values():
+        for first in range(0, len(members), chunk):
+            part = members[first : first + chunk]
+            outcomes = _simulate_or_isolate(bars, window, [columns[i] for i in part], config)
+            for index, outcome in zip(part, outcomes, strict=True):
+                results[index] = outcome
+    return [r for r in results if r is not None]
+
+
+def _simulate_or_isolate(
+    bars: Bars, window: tuple[int, int], columns: list[Signals], config: BacktestConfig
+) -> list[ColumnOutcome | Exception]:
+    try:
+        return list(_simulate(bars, window, columns, config))
+    except Exception as exc:  # noqa: BLE001 - one bad column must not sink the others
+        if len(columns) == 1:
+            return [exc]
+        return [o for c in columns for o in _simulate_or_isolate(bars, window, [c], config)]
+
+
+def _simulate(
+    bars: Bars, window: tuple[int, int], columns: list[Signals], config: BacktestConfig
+) -> list[ColumnOutcome]:
+    start, stop = window
+    plan = build_execution_plan(BatchSignals.from_signals(columns), config, start=start, stop=stop)
+    prices = PriceMatrix.single(
+        bars.open[start:stop], bars.high[start:stop], bars.low[start:stop], bars.close[start:stop]
+    )
+    init_cash = np.full(plan.n_groups, config.initial_cash)
+    records = simulate(plan, prices, config.costs, init_cash)
+    equity, summary = _replay(records, plan, prices.close, init_cash)
+    turnover = _turnover(records, plan, equity, config, bars.timeframe)
+    outcomes = []
+    for g in range(plan.n_groups):
+        returns = returns_from_equity(equity[:, g], config.initial_cash)
+        if not np.all(np.isfinite(returns)):
+            raise ArithmeticError("the simulated equity is not finite")
+        outcomes.append(ColumnOutcome(returns, int(summary[g, TRADES_FIELD]), float(turnover[g])))
+    return outcomes
+
+
+def _replay(
+    records: np.ndarray, plan: ExecutionPlan, close: np.ndarray, init_cash: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(equity (n, groups), summary (groups, N_SUMMARY)) of the order records."""
+    n = plan.n_bars
+    summary = np.empty((plan.n_groups, N_SUMMARY))
+    equity = np.empty((n, plan.n_groups))
+    position = np.empty((n, plan.n_columns))
+    replay(
+        np.ascontiguousarray(records["col"]), np.ascontiguousarray(records["idx"]),
+        np.ascontiguousarray(records["size"]), np.ascontiguousarray(records["price"]),
+        np.ascontiguousarray(records["fees"]), np.ascontiguousarray(records["side"]),
+        plan.group_lens, init_cash, np.ascontiguousarray(close, dtype=np.float64),
+        1.0, True, equity, position, summary,
+    )
+    return equity, summary
+
+
+def _turnover(
+    records: np.ndarray,
+    plan: ExecutionPlan,
+    equity: np.ndarray,
+    config: BacktestConfig,
+    timeframe: str,
+) -> np.ndarray:
+    """Per group: sum of each fill's value over the equity before it, per year."""
+    group_of_column = np.repeat(np.arange(plan.n_groups), plan.group_lens)
+    group = group_of_column[records["col"]]
+    bar = records["idx"]
+    previous = np.where(bar > 0, equity[np.maximum(bar - 1, 0), group], config.initial_cash)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(previous > 0, records["size"] * records["price"] / previous, 0.0)
+    traded = np.bincount(group, weights=share, minlength=plan.n_groups)
+    years = plan.n_bars / config.periods_per_year(timeframe)
+    return np.asarray(traded / years, dtype=np.float64)
