@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from ninja import NinjaAPI, Schema
 
-from organism.api_auth import API_AUTH
+from organism.api_auth import API_AUTH, docs_access
 from organism.errors import DataError
 from trading.engine.strategy import ParameterError
 
@@ -21,6 +21,7 @@ api = NinjaAPI(
     version="1",
     urls_namespace="api-1",
     auth=API_AUTH,
+    docs_decorator=docs_access,
     description="Self-improving quant trading platform. Authenticate with `Authorization: Bearer <token>` "
     "(create one with `python manage.py api_token_create USER`).",
 )

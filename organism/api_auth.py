@@ -17,3 +17,30 @@ class BearerToken(HttpBearer):
 
 
 API_AUTH = [BearerToken(), django_auth]
+
+
+def docs_access(view):
+    """Guard the OpenAPI schema and docs: a logged-in session or a bearer token.
+
+    Browsers without a session go to the login page; scripts get a 401.
+    """
+    from functools import wraps
+
+    from django.contrib.auth.views import redirect_to_login
+    from django.http import JsonResponse
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            found = api_token_authenticate(raw=header[7:].strip())
+            if found is not None:
+                request.user = found.user
+                return view(request, *args, **kwargs)
+        if request.path.endswith("openapi.json") or header:
+            return JsonResponse({"detail": "Unauthorized"}, status=401)
+        return redirect_to_login(request.get_full_path())
+
+    return guarded

@@ -87,3 +87,14 @@ def test_the_cli_refuses_an_unknown_user():
 
     with pytest.raises(CommandError, match="no user named"):
         call_command("api_token_create", "nobody")
+
+
+def test_it_keeps_the_openapi_schema_and_docs_behind_authentication(client):
+    assert client.get("/api/v1/openapi.json").status_code == 401
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 302
+    assert docs["Location"].startswith("/accounts/login/")
+
+
+def test_it_serves_the_docs_to_a_logged_in_user(logged_in_client):
+    assert logged_in_client.get("/api/v1/docs").status_code == 200
