@@ -25,7 +25,8 @@ Guarantees:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from trading.engine.clock import Clock
 from trading.engine.feeds import Candle, Tick
@@ -70,6 +71,13 @@ class FeedGuard:
         self.clock = clock
         self.config = config or FeedGuardConfig()
         self._symbols: dict[str, _SymbolState] = {}
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Per-symbol reference state (JSON-ready), so a resumed session checks as before."""
+        return {symbol: asdict(state) for symbol, state in self._symbols.items()}
+
+    def restore(self, snapshot: dict[str, dict[str, Any]]) -> None:
+        self._symbols = {symbol: _SymbolState(**state) for symbol, state in snapshot.items()}
 
     def consecutive_rejects(self, symbol: str) -> int:
         return self._state(symbol).consecutive_rejects
