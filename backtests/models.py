@@ -1,8 +1,8 @@
 """Backtest sessions: what was asked, its status and progress, and its stored results.
 
 Results are stored once, when the run completes (statistics, equity curve,
-trades, Monte Carlo, walk-forward, splits), so a session reloads without
-recomputation. A failed run keeps its inputs and error message.
+trades, time analysis, Monte Carlo, walk-forward, splits, overfitting
+statistics, lookahead check), so a session reloads without recomputation. A failed run keeps its inputs and error message.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ class BacktestSession(models.Model):
         EVENT_DRIVEN = "event_driven", "Event-driven (trading engine replay)"
 
     FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+    # Headline metrics copied from the statistics when a run completes (sortable columns).
+    HEADLINE_METRICS = (
+        "total_return", "annualized_return", "sharpe", "sortino", "max_drawdown", "win_rate",
+        "profit_factor", "trade_count",
+    )
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -40,8 +45,10 @@ class BacktestSession(models.Model):
     options = models.JSONField(
         default=dict, blank=True, help_text="allow_short, monte_carlo_paths, walk_forward settings"
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    progress = models.FloatField(default=0.0)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    progress = models.FloatField(default=0.0, help_text="Fraction done, 0..1")
     progress_message = models.CharField(max_length=200, blank=True)
     cancel_requested = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
@@ -53,12 +60,26 @@ class BacktestSession(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Headline metrics copied out of the results, for sorting the list.
     total_return = models.FloatField(null=True, blank=True)
+    annualized_return = models.FloatField(null=True, blank=True)
     sharpe = models.FloatField(null=True, blank=True)
+    sortino = models.FloatField(null=True, blank=True)
     max_drawdown = models.FloatField(null=True, blank=True)
+    win_rate = models.FloatField(null=True, blank=True)
+    profit_factor = models.FloatField(null=True, blank=True)
     trade_count = models.IntegerField(null=True, blank=True)
+    lookahead_passed = models.BooleanField(null=True, blank=True)
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(start__lt=models.F("end")),
+                                   name="backtest_start_before_end"),
+            models.CheckConstraint(condition=models.Q(progress__gte=0, progress__lte=1),
+                                   name="backtest_progress_fraction"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name}"
@@ -78,7 +99,8 @@ class BacktestResult(models.Model):
     time_analysis = models.JSONField(default=dict)
     monte_carlo = models.JSONField(default=dict)
     walk_forward = models.JSONField(default=dict)
-    splits = models.JSONField(default=dict)
+    splits = models.JSONField(default=dict, help_text="in-sample / out-of-sample / walk-forward")
+    overfitting = models.JSONField(default=dict, help_text="deflated Sharpe and PBO of the search")
     lookahead = models.JSONField(default=dict)
     duration_ms = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -6,6 +6,8 @@ synthetic from `synthetic_bars`) for one instrument and timeframe.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import factory
 import numpy as np
 from django.db import connection
@@ -123,3 +125,53 @@ def candles_create(instrument: Instrument, bars: Bars, *, batch_size: int = 10_0
     ]
     Candle.objects.bulk_create(candles, batch_size=batch_size)
     return len(candles)
+
+
+# --- backtests ---------------------------------------------------------------------------------
+class BacktestSessionFactory(factory.django.DjangoModelFactory):
+    """A session as stored; give `instruments=[...]` to attach instruments."""
+
+    class Meta:
+        model = "backtests.BacktestSession"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"backtest {n}")
+    strategy = "sma_crossover"
+    params = factory.LazyFunction(lambda: {"fast": 10, "slow": 30})
+    timeframe = "1h"
+    start = factory.LazyFunction(lambda: datetime(2022, 1, 1, tzinfo=UTC))
+    end = factory.LazyFunction(lambda: datetime(2023, 1, 1, tzinfo=UTC))
+    costs = factory.LazyFunction(
+        lambda: {"maker_fee": 0.0002, "taker_fee": 0.0005, "slippage": 0.0005})
+    sizing = factory.LazyFunction(lambda: {"mode": "fraction", "value": 1.0, "granularity": None})
+    options = factory.LazyFunction(dict)
+
+    @factory.post_generation
+    def instruments(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.instruments.set(extracted)
+
+
+class BacktestResultFactory(factory.django.DjangoModelFactory):
+    """A stored result with the given statistics (sections as `backtest_report` writes them)."""
+
+    class Meta:
+        model = "backtests.BacktestResult"
+
+    session = factory.SubFactory(BacktestSessionFactory, status="completed", progress=1.0)
+    statistics = factory.LazyFunction(dict)
+    equity = factory.LazyFunction(
+        lambda: {"timestamps": [1_640_995_200_000, 1_640_998_800_000], "equity": [10_000.0,
+                 10_100.0], "benchmark": [10_000.0, 10_050.0], "drawdown": [0.0, 0.0],
+                 "initial_cash": 10_000.0, "points": 2, "source_points": 2})
+
+
+# --- evolution ---------------------------------------------------------------------------------
+def funding_rates_create(instrument: Instrument, timestamps: np.ndarray, rates: np.ndarray) -> int:
+    """Store funding rates (ms timestamps, rates) on `instrument` (a perpetual)."""
+    from trading.models import FundingRate
+
+    rows = [FundingRate(instrument=instrument, funding_time=int(t), rate=float(r))
+            for t, r in zip(timestamps.tolist(), rates.tolist(), strict=True)]
+    FundingRate.objects.bulk_create(rows, batch_size=5_000)
+    return len(rows)
