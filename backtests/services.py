@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -398,3 +398,28 @@ def backtest_execute(*, session_id: int, on_progress: ProgressCallback | None = 
                 error_message=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
     return BacktestSession.objects.get(pk=session_id)
 
+
+
+def backtests_recover(*, stale_after_s: int, now: datetime | None = None) -> dict[str, int]:
+    """Put lost sessions back in the queue; returns how many of each kind.
+
+    - RUNNING longer than `stale_after_s` (beyond the task's hard time limit): its worker
+      died (kill -9, OOM, machine lost), so the session goes back to PENDING.
+    - PENDING for longer than `stale_after_s`: its message was lost (e.g. the embedded
+      in-memory broker was restarted), so it is enqueued again.
+    Enqueuing twice is harmless: `backtest_execute` claims a session once.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=stale_after_s)
+    dead = list(BacktestSession.objects.filter(status=Status.RUNNING, started_at__lt=cutoff)
+                .values_list("pk", flat=True))
+    reset = BacktestSession.objects.filter(pk__in=dead, status=Status.RUNNING).update(
+        status=Status.PENDING, progress=0.0, progress_message="requeued: worker lost",
+    )
+    lost = list(
+        BacktestSession.objects.filter(status=Status.PENDING, created_at__lt=cutoff, cancel_requested=False)
+        .exclude(pk__in=dead).values_list("pk", flat=True)
+    )
+    for session_id in [*dead, *lost]:
+        transaction.on_commit(partial(_enqueue, session_id))
+    return {"reset": reset, "requeued": len(lost)}

@@ -23,3 +23,11 @@ def backtest_run(session_id: int) -> None:
     from backtests.services import backtest_execute
 
     backtest_execute(session_id=session_id)
+
+
+@shared_task(name="backtests.recover", queue="default", time_limit=120)
+def backtests_recover_task() -> dict:
+    """Beat: requeue sessions whose worker died or whose message was lost."""
+    from backtests.services import backtests_recover
+
+    return backtests_recover(stale_after_s=BACKTEST_TIME_LIMIT + 300)

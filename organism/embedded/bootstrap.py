@@ -50,6 +50,10 @@ def schedules_ensure(*, say: Say) -> None:
     )
     if created:
         say("Scheduled: candle sync every 5 minutes (edit in Admin > Periodic tasks).")
+    PeriodicTask.objects.get_or_create(
+        name="Recover lost backtest sessions",
+        defaults={"task": "backtests.recover", "interval": every_5_min, "queue": "default"},
+    )
 
 
 def bootstrap(*, say: Say) -> None:
