@@ -100,7 +100,7 @@ class BacktestResultAdmin(admin.ModelAdmin):
     search_fields = ["session__name"]
     readonly_fields = ["session", "duration_ms", "created_at", "statistics", "equity",
                        "time_analysis", "monte_carlo", "walk_forward", "splits", "overfitting",
-                       "lookahead"]
+                       "lookahead", "kernel_summary"]
     exclude = ["trades"]
 
     def has_add_permission(self, request):

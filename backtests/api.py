@@ -1,6 +1,7 @@
 """Backtest sessions over REST (mounted at /api/v1/backtests).
 
-Create a session (validated; 422 with field details for unknown strategies,
+Create a session, vectorised or event-driven (validated; 422 with field
+details for unknown strategies, bad event-driven options,
 parameters out of range, instruments or ranges without data; every field
 error of POST /backtests is located as ["body", "payload", <field>, ...],
 whether the schema or the service found it), follow its
@@ -23,7 +24,7 @@ from pydantic import field_validator
 
 from backtests.engine.strategies import list_strategies
 from backtests.models import BacktestResult, BacktestSession
-from backtests.options import OPTION_SPECS
+from backtests.options import SPECS_BY_KIND
 from backtests.selectors import (
     SORTABLE,
     backtest_compare_list,
@@ -77,10 +78,14 @@ class BacktestIn(Schema):
     sizing: SizingIn = Field(default_factory=SizingIn)
     options: dict[str, Any] = Field(
         default_factory=dict,
-        description="Optional: " + ", ".join(f"{k} ({s.help or s.kind.__name__}; default "
-                                              f"{s.default})" for k, s in OPTION_SPECS.items()),
+        description="Optional: " + ", ".join(
+            f"{k} ({s.help or s.kind.__name__}; default {s.default})"
+            for k, s in SPECS_BY_KIND["event_driven"].items()),
     )
-    kind: Literal["vectorized"] = "vectorized"
+    kind: Literal["vectorized", "event_driven"] = Field(
+        "vectorized", description="vectorized (vectorbt) or event_driven (the trading kernel "
+        "replaying the candles with the paper executor; see the options engine, risk_profile "
+        "and strategy_weight)")
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -170,6 +175,9 @@ class ResultsOut(Schema):
     overfitting: dict[str, Any] = Field(
         description="deflated Sharpe ratio and PBO of the in-sample parameter search")
     lookahead: dict[str, Any]
+    kernel_summary: dict[str, Any] = Field(
+        description="Event-driven runs: the engine and its agents, decisions by action, skips "
+        "by reason, entries refused, circuit-breaker trips, orders, fills (empty otherwise)")
     trade_count: int
     duration_ms: int
 
@@ -366,7 +374,7 @@ def get_results(request, session_id: int):
         "duration_ms": result.duration_ms,
         **{name: getattr(result, name) for name in (
             "statistics", "equity", "time_analysis", "monte_carlo", "walk_forward", "splits",
-            "overfitting", "lookahead")},
+            "overfitting", "lookahead", "kernel_summary")},
     })
 
 

@@ -1,6 +1,7 @@
 """The form to start a backtest; strategy parameter widgets come from the strategy's ParamSpace.
 
-`BacktestForm` holds the session inputs; `params_form_class(space)` builds the
+`BacktestForm` holds the session inputs (the event-driven engine fields are
+sent as options only when the type is event-driven); `params_form_class(space)` builds the
 parameter fields of one strategy (prefixed `param_`), swapped in by htmx when
 the strategy changes. `BacktestForm.service_kwargs` turns both into the
 arguments of `backtests.services.backtest_create`, and `add_service_errors`
@@ -16,7 +17,15 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from backtests.engine.strategies import get_strategy, list_strategies
-from backtests.options import OPTION_DEFAULTS, WALK_FORWARD_MODES
+from backtests.models import BacktestSession
+from backtests.options import (
+    EVENT_ENGINES,
+    EVENT_OPTION_SPECS,
+    OPTION_DEFAULTS,
+    RISK_PROFILES,
+    WALK_FORWARD_MODES,
+    option_names,
+)
 from backtests.selectors import instrument_choices
 from trading.engine.strategy import Param, ParamSpace
 
@@ -31,8 +40,14 @@ SERVICE_FIELDS = {
     "costs.slippage": "slippage",
     "sizing.mode": "sizing_mode",
     "sizing.value": "sizing_value",
-    **{f"options.{name}": name for name in OPTION_DEFAULTS},
+    **{f"options.{name}": name for name in (*OPTION_DEFAULTS, *EVENT_OPTION_SPECS)},
 }
+ENGINE_LABELS = {
+    "strategy": "Strategy alone (same trades as vectorised)",
+    "agents": "All agents (consensus, trailing entries, planned exits)",
+}
+ENGINE_CHOICES = [(engine, ENGINE_LABELS[engine]) for engine in EVENT_ENGINES]
+
 
 
 def _rate_field(initial: float, label: str) -> forms.FloatField:
@@ -101,8 +116,16 @@ class BacktestForm(forms.Form):
     start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="From (UTC)")
     end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}),
                           label="To (UTC, exclusive)")
-    kind = forms.ChoiceField(choices=[("vectorized", "Vectorised (vectorbt)")],
-                             initial="vectorized")
+    kind = forms.ChoiceField(choices=BacktestSession.Kind.choices, initial="vectorized",
+                             label="Backtest type")
+    engine = forms.ChoiceField(choices=ENGINE_CHOICES, initial="strategy", required=False,
+                               help_text=EVENT_OPTION_SPECS["engine"].help)
+    risk_profile = forms.ChoiceField(choices=[(p, p) for p in RISK_PROFILES], initial="moderate",
+                                     required=False,
+                                     help_text=EVENT_OPTION_SPECS["risk_profile"].help)
+    strategy_weight = forms.FloatField(min_value=0, max_value=10, initial=1.0, required=False,
+                                       widget=forms.NumberInput(attrs={"step": "any"}),
+                                       help_text=EVENT_OPTION_SPECS["strategy_weight"].help)
     initial_cash = forms.FloatField(min_value=1, initial=10_000)
     maker_fee = _rate_field(0.0002, "Maker fee")
     taker_fee = _rate_field(0.0005, "Taker fee")
@@ -136,7 +159,8 @@ class BacktestForm(forms.Form):
         data = self.cleaned_data
         names = ", ".join(i.symbol for i in data["instruments"])
         default_name = f"{data['strategy']} {names} {data['timeframe']} {data['start']}..{data['end']}"
-        options = {name: data[name] for name in OPTION_DEFAULTS if data.get(name) is not None}
+        options = {name: data[name] for name in option_names(data["kind"])
+                   if data.get(name) not in (None, "")}
         return {
             "name": data["name"] or default_name[:200],
             "description": data["description"],

@@ -2,7 +2,8 @@
 
 Results are stored once, when the run completes (statistics, equity curve,
 trades, time analysis, Monte Carlo, walk-forward, splits, overfitting
-statistics, lookahead check), so a session reloads without recomputation. A failed run keeps its inputs and error message.
+statistics, lookahead check, and for event-driven runs a summary of the
+trading kernel's decisions), so a session reloads without recomputation. A failed run keeps its inputs and error message.
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ class BacktestResult(models.Model):
     splits = models.JSONField(default=dict, help_text="in-sample / out-of-sample / walk-forward")
     overfitting = models.JSONField(default=dict, help_text="deflated Sharpe and PBO of the search")
     lookahead = models.JSONField(default=dict)
+    kernel_summary = models.JSONField(
+        default=dict, blank=True,
+        help_text="event-driven runs: the engine, its agents, and counts of the trading "
+                  "kernel's decisions, skips by reason, breaker trips, orders and fills",
+    )
     duration_ms = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

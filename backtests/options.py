@@ -1,9 +1,13 @@
 """The options of a backtest session: what to trade besides the signals, and which analyses to run.
 
-Guarantees: `options_validate` returns every option with its default filled in
-and its type coerced, or the per-option errors (keys are option names), never
-both. Options are stored on the session as given back by it, so a re-run or a
-reload sees exactly the options the run used.
+Guarantees: `options_validate` returns every option of the session's kind
+with its default filled in and its type coerced, or the per-option errors
+(keys are option names), never both. Options are stored on the session as
+given back by it, so a re-run or a reload sees exactly the options the run
+used. Event-driven sessions also take `EVENT_OPTION_SPECS` (which engine, its
+risk profile, the strategy's vote weight); they trade long only and exit on
+the engine's own decisions, so the short side and the session-level stops are
+refused for them rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 WALK_FORWARD_MODES = ("rolling", "anchored")
+EVENT_ENGINES = ("strategy", "agents")
+RISK_PROFILES = ("conservative", "moderate", "aggressive")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,38 @@ OPTION_SPECS: dict[str, OptionSpec] = {
                                    help="truncation points of the lookahead check; 0 skips it"),
 }
 OPTION_DEFAULTS: dict[str, Any] = {name: spec.default for name, spec in OPTION_SPECS.items()}
+EVENT_OPTION_SPECS: dict[str, OptionSpec] = {
+    "engine": OptionSpec(
+        str, "strategy", choices=EVENT_ENGINES,
+        help="event-driven only: 'strategy' replays the strategy alone through the trading "
+             "kernel (the same trades as the vectorised run); 'agents' runs every agent's "
+             "consensus with trailing entries, planned exits and circuit breakers"),
+    "risk_profile": OptionSpec(
+        str, "moderate", choices=RISK_PROFILES,
+        help="event-driven 'agents' engine: thresholds, position sizes, exits and breakers"),
+    "strategy_weight": OptionSpec(
+        float, 1.0, 0.0, 10.0,
+        help="event-driven 'agents' engine: the strategy's vote weight beside each agent's "
+             "1; 0 leaves the strategy out"),
+}
+SPECS_BY_KIND: dict[str, dict[str, OptionSpec]] = {
+    "vectorized": OPTION_SPECS,
+    "event_driven": {**OPTION_SPECS, **EVENT_OPTION_SPECS},
+}
+EVENT_DRIVEN_REFUSED = {
+    "allow_short": "event-driven backtests trade long only",
+    **{name: "event-driven backtests exit on the engine's decisions (the strategy's signals "
+             "or the agents' exit plans); leave it empty"
+       for name in ("stop_loss", "take_profit", "trailing_stop")},
+}
+# Options a kind refuses unless they keep their default (name -> why).
+REFUSED_BY_KIND: dict[str, dict[str, str]] = {"vectorized": {},
+                                              "event_driven": EVENT_DRIVEN_REFUSED}
+
+
+def option_names(kind: str) -> tuple[str, ...]:
+    """The options a session of `kind` takes (those of vectorised sessions if unknown)."""
+    return tuple(SPECS_BY_KIND.get(kind, OPTION_SPECS))
 
 
 def _coerce(spec: OptionSpec, value: Any) -> Any:
@@ -80,19 +118,27 @@ def _coerce(spec: OptionSpec, value: Any) -> Any:
     return value
 
 
-def options_validate(options: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
-    """(options with defaults, {}) or ({}, {option: error})."""
+def _unknown(name: str, specs: Mapping[str, OptionSpec]) -> str:
+    if name in EVENT_OPTION_SPECS:
+        return "only for event-driven backtests (kind 'event_driven')"
+    return f"unknown option (expected one of {sorted(specs)})"
+
+
+def options_validate(options: Mapping[str, Any] | None, *, kind: str = "vectorized",
+                     ) -> tuple[dict[str, Any], dict[str, str]]:
+    """(options of a `kind` session with defaults, {}) or ({}, {option: error})."""
+    specs = SPECS_BY_KIND.get(kind, OPTION_SPECS)
     given = dict(options or {})
-    errors = {
-        name: f"unknown option (expected one of {sorted(OPTION_SPECS)})"
-        for name in given if name not in OPTION_SPECS
-    }
+    errors = {name: _unknown(name, specs) for name in given if name not in specs}
     out: dict[str, Any] = {}
-    for name, spec in OPTION_SPECS.items():
+    for name, spec in specs.items():
         try:
             out[name] = _coerce(spec, given[name]) if name in given else spec.default
         except ValueError as exc:
             errors[name] = str(exc)
     if out.get("stop_loss") is not None and out.get("trailing_stop") is not None:
         errors["trailing_stop"] = "give a stop-loss or a trailing stop, not both"
+    for name, why in REFUSED_BY_KIND.get(kind, {}).items():
+        if name in out and out[name] not in (None, False):
+            errors[name] = why
     return ({}, errors) if errors else (out, {})

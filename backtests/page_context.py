@@ -19,6 +19,7 @@ from backtests import charts
 from backtests.comparison import comparison_rows
 from backtests.models import BacktestResult, BacktestSession
 from backtests.selectors import backtest_result_get, ms
+from backtests.session_run import SIMULATORS
 from trading.selectors import candle_arrays
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,12 @@ def live_state(session: BacktestSession) -> dict[str, Any]:
             "progress_message": session.progress_message, "is_finished": session.is_finished}
 
 
+def analyses_note(kind: str) -> str:
+    """What the walk-forward and splits cards say about how a session of `kind` optimised."""
+    simulator = SIMULATORS.get(kind)
+    return simulator.analyses_note if simulator is not None else ""
+
+
 def detail_context(session: BacktestSession) -> dict[str, Any]:
     result = backtest_result_get(session) if session.status == "completed" else None
     context: dict[str, Any] = {"session": session, "live": live_state(session),
@@ -193,6 +200,7 @@ def detail_context(session: BacktestSession) -> dict[str, Any]:
                        "signed": key in SIGNED_METRICS} for key, label, unit in LIST_COLUMNS],
             instrument_stats=result.statistics.get("instruments", {}),
             trades=trades_page(session, 1, result),
+            analyses_note=analyses_note(session.kind),
         )
     return context
 

@@ -22,7 +22,7 @@ SORTABLE: tuple[str, ...] = (
 DEFAULT_SORT = "-created_at"
 # Result sections a comparison never reads (it needs statistics and the equity curve).
 COMPARE_DEFERRED = ("trades", "time_analysis", "monte_carlo", "walk_forward", "splits",
-                    "lookahead")
+                    "lookahead", "kernel_summary")
 
 
 def sort_key(sort: str | None) -> str:

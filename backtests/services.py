@@ -1,10 +1,13 @@
 """Backtest sessions: create, execute (in stages, with progress), cancel, re-run.
 
 Guarantees:
-- `backtest_create` validates every input first and raises one Django
-  `ValidationError` whose `message_dict` names each bad field ("strategy",
+- `backtest_create` takes kind "vectorized" or "event_driven" (with the
+  event-driven options of `backtests.options`), validates every input first
+  and raises one Django `ValidationError` whose `message_dict` names each bad field ("strategy",
   "params.<name>", "instrument_ids", "start", "costs.taker_fee", ...); nothing
-  is stored for bad input. The Celery task is enqueued after commit.
+  is stored for bad input. The Celery task is enqueued after commit. An
+  engine that trades every instrument from one account (event-driven "agents")
+  also needs them quoted in one asset, with distinct symbols.
 - `backtest_execute` claims a pending session with a conditional UPDATE, so a
   duplicated or redelivered task runs it at most once; progress is written
   and published ("backtest.progress", after commit) after each stage; a
@@ -33,6 +36,7 @@ from backtests.engine.costs import Costs
 from backtests.engine.serialization import json_safe
 from backtests.engine.sizing import SIZING_MODES, Sizing
 from backtests.engine.strategies import UnknownStrategyError, get_strategy
+from backtests.event_driven import ENGINES
 from backtests.models import BacktestResult, BacktestSession
 from backtests.options import options_validate
 from backtests.selectors import candle_counts, instrument_list_by_ids, ms
@@ -42,8 +46,8 @@ from backtests.session_run import (
     RunInputs,
     RunState,
     headline_metrics,
+    session_warmup_bars,
     stage_starts,
-    warmup_bars,
 )
 from organism.realtime import group_for_backtest, publish_after_commit
 from trading.engine.market import TIMEFRAME_MS, timeframe_ms
@@ -156,6 +160,23 @@ def _instrument_errors(instrument_ids: Sequence[int], timeframe: str, start: dat
     return instruments, {}
 
 
+def _shared_account_errors(options: Mapping[str, Any], instruments: list) -> dict[str, str]:
+    """An engine trading every instrument from one account needs one quote asset and
+    distinct symbols (the kernel keys positions by symbol)."""
+    engine = ENGINES.get(str(options.get("engine")))
+    if engine is None or not engine.shared_account or len(instruments) < 2:
+        return {}
+    quotes = sorted({i.quote for i in instruments})
+    if len(quotes) > 1:
+        return {"instrument_ids": f"the {engine.name} engine trades every instrument from one "
+                                  f"account: choose instruments quoted in one asset, not {quotes}"}
+    symbols = [i.symbol for i in instruments]
+    if len(set(symbols)) < len(symbols):
+        return {"instrument_ids": f"the {engine.name} engine trades every instrument from one "
+                                  f"account: choose distinct symbols, not {symbols}"}
+    return {}
+
+
 def _config_errors(initial_cash: float, costs: dict, sizing: dict,
                    options: dict) -> dict[str, str]:
     if isinstance(initial_cash, bool) or not isinstance(initial_cash, (int, float)):
@@ -181,12 +202,12 @@ def _validated(*, strategy, params, instrument_ids, timeframe, start, end, initi
                sizing, options, kind) -> dict[str, Any]:
     """Cleaned inputs, or ValidationError listing every bad field."""
     errors: dict[str, Any] = {}
-    if kind != BacktestSession.Kind.VECTORIZED:
-        errors["kind"] = "only 'vectorized' backtests are available"
+    if kind not in BacktestSession.Kind.values:
+        errors["kind"] = f"must be one of {list(BacktestSession.Kind.values)}"
     found, clean_params, strategy_errors = _strategy_errors(strategy, params)
     clean_costs, costs_errors = _costs_errors(costs)
     clean_sizing, sizing_errors = _sizing_errors(sizing)
-    clean_options, option_errors = options_validate(options)
+    clean_options, option_errors = options_validate(options, kind=kind)
     errors |= strategy_errors | costs_errors | sizing_errors
     errors |= {f"options.{k}": v for k, v in option_errors.items()}
     range_errors = _range_errors(timeframe, start, end)
@@ -194,7 +215,7 @@ def _validated(*, strategy, params, instrument_ids, timeframe, start, end, initi
     instruments: list = []
     if not range_errors:
         instruments, instrument_errors = _instrument_errors(instrument_ids, timeframe, start, end)
-        errors |= instrument_errors
+        errors |= instrument_errors or _shared_account_errors(clean_options, instruments)
     if found is not None and instruments and not strategy_errors:
         errors |= _probe_errors(found, clean_params, instruments[0], timeframe, start)
     if not (costs_errors or sizing_errors or option_errors):
@@ -329,7 +350,7 @@ def run_inputs_load(session: BacktestSession) -> RunInputs:
     strategy = get_strategy(session.strategy)
     params = strategy.param_space.validate(session.params)
     step = timeframe_ms(session.timeframe)
-    warmup = warmup_bars(params)
+    warmup = session_warmup_bars(session.kind, params, session.options)
     start_ms, end_ms = ms(session.start), ms(session.end)
     bars = [
         candle_arrays(instrument, session.timeframe, start_ms=start_ms - warmup * step,
@@ -342,7 +363,8 @@ def run_inputs_load(session: BacktestSession) -> RunInputs:
         raise ValueError("the instruments share fewer than two bars in the range")
     config = _config(session.initial_cash, session.costs, session.sizing, session.options)
     return RunInputs(strategy=strategy, params=params, config=config,
-                     options=dict(session.options), bars=tuple(aligned), start_index=start_index)
+                     options=dict(session.options), bars=tuple(aligned), start_index=start_index,
+                     kind=session.kind)
 
 
 def _store(session_id: int, state: RunState, started: float) -> bool:

@@ -7,6 +7,12 @@ sections to the run's `sections` dict, in the order of `STAGES`, so a caller
 can report progress and stop between stages. The sections are exactly what a
 `BacktestResult` row stores (see `RESULT_SECTIONS`). Every figure comes from
 the engine; this module only orders the calls and shapes the output.
+The simulation stage is the only one that depends on the session's kind: it
+runs the kind's `Simulator` from `SIMULATORS` (vectorbt, or the trading kernel
+replaying the bars through `backtests.event_driven`), which leaves the same
+result shape behind. Monte Carlo resamples that result's trades whatever the
+kind; walk-forward and the splits always optimise with the vectorised engine
+(thousands of parameter sets); the lookahead check reads the strategy's signals.
 An analysis that cannot run on these inputs (too few trades or bars for
 Monte Carlo, walk-forward or the splits) is recorded as skipped with the
 reason; it never fails the session. Walk-forward and the splits optimise one
@@ -36,11 +42,12 @@ from backtests.engine.serialization import json_safe
 from backtests.engine.splits import validate_with_splits
 from backtests.engine.statistics import flat_figures
 from backtests.engine.walk_forward import WalkForwardConfig, walk_forward
+from backtests.event_driven import ENGINES, run_event_driven, window_bars
 from trading.engine.market import Bars
 from trading.engine.strategy import Strategy
 
 RESULT_SECTIONS = ("statistics", "equity", "trades", "time_analysis", "monte_carlo",
-                   "walk_forward", "splits", "overfitting", "lookahead")
+                   "walk_forward", "splits", "overfitting", "lookahead", "kernel_summary")
 MAX_CURVE_POINTS = 5_000
 FAN_POINTS = 200
 MIN_MONTE_CARLO_TRADES = 2
@@ -62,6 +69,7 @@ class RunInputs:
     options: Mapping[str, Any]
     bars: tuple[Bars, ...]  # aligned: the same timestamps for every instrument
     start_index: int  # first traded bar; earlier bars only warm indicators up
+    kind: str = "vectorized"  # a key of SIMULATORS
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -71,6 +79,8 @@ class RunInputs:
 class RunState:
     simulation: BacktestResult | MultiBacktestResult | None = None
     sections: dict[str, Any] = field(default_factory=dict)
+    # Per-trade fields that replace the trades table's own (the kernel's exit reasons).
+    trade_notes: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def portfolio(self) -> BacktestResult:
@@ -113,13 +123,53 @@ def _thin_curve(timestamps: np.ndarray, equity: np.ndarray) -> dict[str, Any]:
 
 
 # --- simulation and statistics --------------------------------------------------------------
-def simulate(inputs: RunInputs, state: RunState) -> None:
+def simulate_vectorized(inputs: RunInputs, state: RunState) -> None:
     if len(inputs.bars) == 1:
         state.simulation = run_backtest(inputs.bars[0], inputs.strategy, inputs.params,
                                         inputs.config, start=inputs.start_index)
     else:
         state.simulation = run_multi(list(inputs.bars), inputs.strategy, inputs.params,
                                      inputs.config, start=inputs.start_index)
+
+
+def simulate_event_driven(inputs: RunInputs, state: RunState) -> None:
+    simulation = run_event_driven(
+        inputs.bars, inputs.strategy, inputs.params, inputs.config, inputs.options,
+        start=inputs.start_index, window=window_bars(warmup_bars(inputs.params)),
+    )
+    state.simulation = simulation.result
+    state.trade_notes = tuple({"exit_reason": reason} for reason in simulation.exit_reasons)
+    state.sections["kernel_summary"] = json_safe(dict(simulation.summary))
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """How one kind of session simulates its trades."""
+
+    run: Callable[[RunInputs, RunState], None]
+    min_warmup_bars: Callable[[Mapping[str, Any]], int]  # from the session's options
+    analyses_note: str = ""  # what the pages say about the analyses of this kind
+
+
+SIMULATORS: Mapping[str, Simulator] = {
+    "vectorized": Simulator(simulate_vectorized, lambda options: 0),
+    "event_driven": Simulator(
+        simulate_event_driven,
+        lambda options: ENGINES[str(options.get("engine", "strategy"))].min_warmup_bars,
+        analyses_note="Optimised with the vectorised engine (vectorbt): searching thousands "
+                      "of parameter sets needs its speed. The trades, statistics and Monte "
+                      "Carlo above come from the event-driven replay.",
+    ),
+}
+
+
+def simulate(inputs: RunInputs, state: RunState) -> None:
+    SIMULATORS[inputs.kind].run(inputs, state)
+
+
+def session_warmup_bars(kind: str, params: Mapping[str, Any], options: Mapping[str, Any]) -> int:
+    """Bars loaded before the start: the indicators' warm-up, or what the kind needs."""
+    return min(MAX_WARMUP_BARS, max(warmup_bars(params), SIMULATORS[kind].min_warmup_bars(options)))
 
 
 def _equity_section(result: BacktestResult) -> dict[str, Any]:
@@ -142,7 +192,10 @@ def statistics(inputs: RunInputs, state: RunState) -> None:
         }
     state.sections["statistics"] = json_safe(stats)
     state.sections["equity"] = _equity_section(result)
-    state.sections["trades"] = result.trades.to_records()
+    records = result.trades.to_records()
+    if state.trade_notes:
+        records = [{**r, **n} for r, n in zip(records, state.trade_notes, strict=True)]
+    state.sections["trades"] = records
 
 
 def headline_metrics(statistics_section: Mapping[str, Any]) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def test_it_creates_a_backtest_that_runs_after_commit(
         ({"costs": {"taker_fee": -0.1}}, "body.payload.costs.taker_fee", "taker_fee"),
         ({"sizing": {"mode": "kelly"}}, "body.payload.sizing.mode", "fraction"),
         ({"options": {"walk_forward_windows": 500}}, "body.payload.options.walk_forward_windows", "50"),
-        ({"kind": "event_driven"}, "body.payload.kind", "vectorized"),
+        ({"kind": "tick_replay"}, "body.payload.kind", "event_driven"),
         ({"instrument_ids": []}, "body.payload.instrument_ids", "at least 1"),
     ],
 )

@@ -74,3 +74,16 @@ def test_a_malformed_param_is_refused():
     assert parse_param("fast=10") == ("fast", 10)
     assert parse_param("oversold=27.5") == ("oversold", 27.5)
     assert parse_param("mode=ema") == ("mode", "ema")
+
+
+def test_it_runs_an_event_driven_backtest_with_the_agents_engine(btc_hourly):
+    # when
+    out, _ = _run("--strategy", "sma_crossover", "--symbol", "BTC/USDT", "--timeframe", "1h",
+                  "--start", "2022-01-01", "--end", "2022-04-01", "--monte-carlo-paths", "0",
+                  "--walk-forward-windows", "0", "--no-splits", "--kind", "event_driven",
+                  "--engine", "agents", "--risk-profile", "aggressive")
+    # then the session ran through the kernel and the summary says what it decided
+    session = BacktestSession.objects.get()
+    assert session.kind == "event_driven" and session.status == "completed"
+    assert session.options["engine"] == "agents" and session.options["risk_profile"] == "aggressive"
+    assert "Kernel engine" in out and "agents" in out and "Circuit-breaker trips" in out

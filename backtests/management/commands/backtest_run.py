@@ -1,5 +1,6 @@
 """python manage.py backtest_run --strategy sma_crossover --symbol BTC/USDT --timeframe 1h
 --start 2022-01-01 --end 2023-01-01 [--exchange binance] [--param fast=10 --param slow=50]
+[--kind event_driven --engine agents --risk-profile moderate --strategy-weight 1]
 
 Runs a backtest session synchronously (stored like any other, visible on the
 pages) with a progress bar, then prints a summary table. Bad input exits
@@ -15,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from backtests.options import EVENT_ENGINES, RISK_PROFILES, SPECS_BY_KIND, option_names
 from backtests.templatetags.backtest_format import metric
 from trading.management.console import parse_when
 from trading.models import ms_to_datetime
@@ -52,7 +54,8 @@ def parse_param(text: str) -> tuple[str, Any]:
 
 
 class Command(BaseCommand):
-    help = "Run a vectorised backtest now, with a progress bar and a summary of its statistics."
+    help = ("Run a backtest (vectorised or event-driven) now, with a progress bar and a summary "
+            "of its statistics.")
 
     def add_arguments(self, parser):
         parser.add_argument("--strategy", required=True, help="e.g. sma_crossover")
@@ -73,6 +76,13 @@ class Command(BaseCommand):
         parser.add_argument("--no-splits", action="store_true",
                             help="skip the 60/20/20 in-sample / out-of-sample validation")
         parser.add_argument("--name", default="")
+        parser.add_argument("--kind", default="vectorized", choices=list(SPECS_BY_KIND))
+        parser.add_argument("--engine", default="strategy", choices=list(EVENT_ENGINES),
+                            help="event-driven: the strategy alone, or every agent")
+        parser.add_argument("--risk-profile", default="moderate", choices=list(RISK_PROFILES),
+                            help="event-driven agents engine")
+        parser.add_argument("--strategy-weight", type=float, default=1.0,
+                            help="event-driven agents engine: the strategy's vote weight")
 
     def handle(self, *args, **options):
         from backtests.services import backtest_create, backtest_execute
@@ -116,15 +126,26 @@ class Command(BaseCommand):
                 costs={"maker_fee": options["maker_fee"], "taker_fee": options["taker_fee"],
                        "slippage": options["slippage"]},
                 sizing={"mode": "fraction", "value": 1.0},
-                options={"allow_short": options["allow_short"],
-                         "monte_carlo_paths": options["monte_carlo_paths"],
-                         "walk_forward_windows": options["walk_forward_windows"],
-                         "splits": not options["no_splits"]},
-                enqueue=False,
+                options=_session_options(options), kind=options["kind"], enqueue=False,
             )
         except ValidationError as exc:
             lines = [f"  {field}: {'; '.join(msgs)}" for field, msgs in exc.message_dict.items()]
             raise CommandError("invalid backtest:\n" + "\n".join(lines)) from None
+
+
+def _session_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The session options the command line sets, those of the chosen kind only."""
+    given = {
+        "allow_short": options["allow_short"],
+        "monte_carlo_paths": options["monte_carlo_paths"],
+        "walk_forward_windows": options["walk_forward_windows"],
+        "splits": not options["no_splits"],
+        "engine": options["engine"],
+        "risk_profile": options["risk_profile"],
+        "strategy_weight": options["strategy_weight"],
+    }
+    names = option_names(options["kind"])
+    return {name: value for name, value in given.items() if name in names}
 
 
 def summary_lines(session) -> list[str]:
@@ -146,6 +167,13 @@ def summary_lines(session) -> list[str]:
     if splits:
         rows.append(("Sharpe IS / OOS / WF", " / ".join(
             metric(splits.get(k)) for k in ("in_sample", "out_of_sample", "walk_forward"))))
+    kernel = result.kernel_summary
+    if kernel:
+        actions = kernel["decisions"]["by_action"]
+        rows += [("Kernel engine", kernel["engine"]),
+                 ("Decisions (skipped)", f"{kernel['decisions']['total']} "
+                                         f"({actions.get('SKIP', 0)})"),
+                 ("Circuit-breaker trips", str(kernel["breakers"]["trips"]))]
     look = result.lookahead
     rows.append(("Lookahead check", "skipped" if look.get("skipped")
                  else "passed" if look.get("passed") else "FAILED"))
