@@ -3,13 +3,16 @@
 `TradingKernel` runs feed -> agents -> decision -> risk -> orders -> executor
 -> portfolio -> exits -> events on an injected clock, feed and executor;
 `KernelConfig` and the policies in `policies` choose how it decides, sizes,
-enters and exits; `run_event_backtest` replays stored bars through it; the
-`incremental` package holds the agents' O(1)-per-candle forms.
+enters and exits; `GridPolicy` gives some symbols to a self-tuning grid
+(`grid_policy`, `grid_book`, `grid_trader`); `run_event_backtest` replays
+stored bars through it; the `incremental` package holds the agents'
+O(1)-per-candle forms.
 """
 
 from trading.engine.kernel.backtest import EventBacktestResult, run_event_backtest
 from trading.engine.kernel.checkpoint import checkpoint_balances, checkpoint_orders
 from trading.engine.kernel.config import KernelConfig, limits_from_profile
+from trading.engine.kernel.grid_policy import GridEvent, GridPolicy
 from trading.engine.kernel.incremental import IncrementalAgent, incremental_form
 from trading.engine.kernel.kernel import TradingKernel
 from trading.engine.kernel.policies import (
@@ -48,6 +51,8 @@ __all__ = [
     "EventBacktestResult",
     "ExecutionStyle",
     "ExitPolicy",
+    "GridEvent",
+    "GridPolicy",
     "ImmediateExecution",
     "IncrementalAgent",
     "JournalSink",

@@ -8,7 +8,8 @@ Guarantees:
   price extremes, take-profit ids, entry context), the risk guard's state and
   active trips, the feed guard's references, the orchestrators' weights and
   hit rates, the order-id sequence, the last processed candle per symbol and
-  the kernel's own flags (data pause, wind-down, first entry, track record).
+  the kernel's own flags (data pause, wind-down, first entry, track record),
+  and with a grid its books (levels, lots, working orders, id sequences).
 - `apply_checkpoint` puts all of it back into a freshly built kernel whose
   agents were warmed up on the bars up to the checkpoint; from there the
   resumed kernel produces the events and state an uninterrupted one would.
@@ -87,7 +88,7 @@ def kernel_checkpoint(kernel: TradingKernel) -> Json:
             "equity": str(kernel.equity_mark),
             "exposure": str(kernel.exposure_mark),
         },
-    }
+    } | ({} if kernel.grid is None else {"grid": kernel.grid.snapshot()})
 
 
 def _symbol_to_json(sym: SymbolState) -> Json:
@@ -156,6 +157,10 @@ def apply_checkpoint(kernel: TradingKernel, checkpoint: Mapping[str, Any]) -> No
     kernel.record = TrackRecord(flags["record"])
     kernel.equity_mark = Decimal(flags["equity"])
     kernel.exposure_mark = Decimal(flags["exposure"])
+    if kernel.grid is not None:
+        if "grid" not in checkpoint:
+            raise ValueError("the session runs a grid but the checkpoint holds none")
+        kernel.grid.restore(checkpoint["grid"])
 
 
 def _restore_symbol(sym: SymbolState, state: Json) -> None:

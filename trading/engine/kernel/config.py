@@ -21,6 +21,7 @@ from trading.engine.agents.registry import default_agents
 from trading.engine.agents.strategy_agent import StrategyAgent
 from trading.engine.feed_guard import FeedGuardConfig
 from trading.engine.instruments import Instrument
+from trading.engine.kernel.grid_policy import GridPolicy
 from trading.engine.kernel.policies import (
     ConsensusDecision,
     DecisionPolicy,
@@ -88,6 +89,7 @@ class KernelConfig:
     instruments: tuple[Instrument, ...] = ()
     outcome_bands: OutcomeBands = OutcomeBands()
     id_prefix: str = "org"
+    grid: GridPolicy | None = None  # a grid owning some symbols (see `grid_policy`)
 
     def __post_init__(self) -> None:
         timeframe_ms(self.timeframe)
@@ -114,6 +116,9 @@ class KernelConfig:
             raise ValueError(f"agent names must be unique, got {names}")
         if isinstance(self.decision, StrategySignalDecision) and self.decision.agent not in names:
             raise ValueError(f"the decision follows {self.decision.agent!r}, not among {names}")
+        unknown = set(self.grid.symbols or ()) - set(self.symbols) if self.grid else set()
+        if unknown:
+            raise ValueError(f"the grid trades {sorted(unknown)}, not symbols of this session")
 
     def agent_list(self) -> list[Agent]:
         """The voting agents: `agents` (every standalone one by default) plus the strategy."""

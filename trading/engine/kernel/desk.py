@@ -16,6 +16,11 @@ Guarantees:
   cancelled before any other exit is sent.
 - A position that goes flat produces a `TradeClosedEvent` with its entry
   context and outcome.
+- A symbol registered in `owners` (a grid trades it) is booked by its owner:
+  each of its fills is still published, booked in the portfolio and checked
+  for slippage, then handed to the owner, and so is each of its orders that
+  ends; the desk keeps no open trade for it. `reserved_cash` (the part of a
+  grid's budget it has not spent) is withheld from entry sizing.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from trading.engine.clock import Clock
 from trading.engine.events import DecisionEvent, EngineEvent, FillEvent
@@ -46,6 +51,14 @@ class OrderMeta:
     purpose: str  # entry, exit, take_profit
     reason: str
     reference_price: float  # the price it was placed at (slippage is measured from it)
+
+
+class PositionOwner(Protocol):
+    """Something other than the agents' trades that owns a symbol's position (a grid)."""
+
+    def on_fill(self, fill: Fill, meta: OrderMeta) -> None: ...
+
+    def on_finished(self, order: Order, meta: OrderMeta) -> None: ...
 
 
 @dataclass
@@ -82,6 +95,8 @@ class TradingDesk:
         self.tracked: dict[str, TrackedOrder] = {}
         self.fee_rate = to_decimal(config.fee_rate)
         self.protection = to_decimal(config.entry_protection)
+        self.owners: dict[str, PositionOwner] = {}
+        self.reserved_cash: Callable[[], Decimal] = lambda: ZERO
 
     # -- price points ------------------------------------------------------------------------
 
@@ -155,11 +170,12 @@ class TradingDesk:
         instrument = sym.instrument
         limit = instrument.round_price(to_decimal(price) * (1 + self.protection), up=True)
         quantity = self.config.sizing.entry_quantity(
-            entry.quantity, self.portfolio.cash, limit, self.fee_rate, instrument
+            entry.quantity, self.portfolio.cash - self.reserved_cash(), limit, self.fee_rate,
+            instrument,
         )
         if quantity <= 0 or quantity * limit < instrument.min_notional:
             return self._abandon_entry(sym, ts, f"free cash {self.portfolio.cash} buys no lot")
-        problem = self._risk_problem(sym.symbol, OrderSide.BUY, quantity, price)
+        problem = self.risk_problem(sym.symbol, OrderSide.BUY, quantity, price)
         if problem:
             return self._abandon_entry(sym, ts, f"risk check refused the entry: {problem}")
         order = Order.create(
@@ -190,7 +206,7 @@ class TradingDesk:
             return
         self.cancel(trade.take_profits)
         held = self.portfolio.position(sym.symbol).quantity
-        self._risk_problem(sym.symbol, OrderSide.SELL, held, price)
+        self.risk_problem(sym.symbol, OrderSide.SELL, held, price)
         ts = self.clock.now_ms()
         order = Order.create(
             client_order_id=self.ids.issue(sym.symbol, ts, "exit"),
@@ -239,7 +255,8 @@ class TradingDesk:
             if client_id in self.tracked:
                 self.sync(self.executor.cancel(client_id))
 
-    def _risk_problem(self, symbol: str, side: OrderSide, quantity: Decimal, price: float) -> str:
+    def risk_problem(self, symbol: str, side: OrderSide, quantity: Decimal, price: float) -> str:
+        """Why the risk guard refuses this order now, marked at `price` ("" if it approves)."""
         marks = {
             s: to_decimal(state.mark)
             for s, state in self.symbols.items()
@@ -286,6 +303,9 @@ class TradingDesk:
         if meta.purpose != "take_profit":
             reference = to_decimal(meta.reference_price)
             self.guard.record_execution(fill.side, reference, fill.price, fill.ts_ms)
+        owner = self.owners.get(fill.symbol)
+        if owner is not None:
+            return owner.on_fill(fill, meta)
         if fill.side is OrderSide.BUY and sym.trade is None:
             self._open_trade(sym, fill)
         elif fill.side is OrderSide.BUY and sym.trade is not None:
@@ -312,6 +332,9 @@ class TradingDesk:
         )
 
     def _finished(self, order: Order, meta: OrderMeta) -> None:
+        owner = self.owners.get(order.symbol)
+        if owner is not None:
+            return owner.on_finished(order, meta)
         sym = self.symbols[order.symbol]
         trade = sym.trade
         if meta.purpose == "entry":

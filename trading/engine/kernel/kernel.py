@@ -26,6 +26,9 @@ Guarantees:
   `details` (decision and vote as JSON) are computed only when read.
 - `checkpoint()` / `TradingKernel.restore(...)` (see `checkpoint.py`) resume a
   session with no order or fill lost or repeated.
+- With `config.grid`, a `GridTrader` owns the grid's symbols (see
+  `grid_policy`): decided entries and exits there become skips, the grid sees
+  every accepted price and acts after each decision with the agents' vote.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from trading.engine.feeds import Candle, Feed, Tick, intrabar_path
 from trading.engine.kernel.config import KernelConfig
 from trading.engine.kernel.context import entry_context, rebuilt_signals
 from trading.engine.kernel.desk import OrderMeta, TradingDesk
+from trading.engine.kernel.grid_trader import GridTrader
 from trading.engine.kernel.ids import OrderIdIssuer
 from trading.engine.kernel.incremental import SharedSeries
 from trading.engine.kernel.policies import DecisionInputs, affordable
@@ -115,6 +119,13 @@ class TradingKernel:
             guard=self.guard, ids=self.ids, publish=self._publish, symbols=self.symbols,
             on_closed=self._on_trade_closed,
         )
+        self.grid = None if config.grid is None else GridTrader(
+            config.grid, config=config, desk=self.desk, symbols=self.symbols, clock=clock,
+            new_risk_block=self.new_risk_block, publish=self._publish,
+            halted=lambda: self.state is SessionState.HALTED, equity=lambda: self.equity_mark,
+        )
+        if self.grid is not None:
+            self.desk.reserved_cash = self.grid.reserved_cash
         self.record = TrackRecord()
         self.data_paused = False
         self.good_streak = 0
@@ -191,6 +202,8 @@ class TradingKernel:
             self.matcher.on_tick(tick)
         if self.desk.tracked:
             self.desk.after_execution(tick.symbol)
+        if self.grid is not None:
+            self.grid.on_price(sym, tick.price, tick.ts_ms)
         if len(self.guard.breaker.events) > self._breakers_seen:
             self._flush_breakers()
 
@@ -214,6 +227,8 @@ class TradingKernel:
         self._act(sym, decision, vote, candle, ts)
         if walked and sym.pending is not None:
             self.desk.place_pending(sym, candle.close)
+        if self.grid is not None:
+            self.grid.on_candle(sym, candle, vote)
         self._flush_breakers()
         self._publish_equity(ts)
         if self.journal is not None:
@@ -226,6 +241,8 @@ class TradingKernel:
             self.desk.after_execution(sym.symbol)
         for point in intrabar_path(candle):
             self.desk.on_price(sym, point.price, point.ts_ms)
+            if self.grid is not None:
+                self.grid.on_price(sym, point.price, point.ts_ms)
         self._publish(PriceEvent(self.clock.now_ms(), candle.symbol, candle.close))
 
     # -- deciding ----------------------------------------------------------------------------
@@ -242,7 +259,7 @@ class TradingKernel:
             profile=self.config.profile,
             position_qty=held if held > 0 else ZERO,
             equity=float(self.equity_mark),
-            cash=float(self.portfolio.cash),
+            cash=float(self.portfolio.cash - self.desk.reserved_cash()),
             exposure=float(self.exposure_mark),
             open_positions=len(self.portfolio.open_positions),
             lot_rules=sym.lot_rules,
@@ -264,7 +281,10 @@ class TradingKernel:
 
     def _gate(self, sym: SymbolState, decision: Decision) -> Decision:
         block = ""
-        if decision.action is DecisionAction.TRAIL_BUY:
+        if self.grid is not None and self.grid.owns(sym.symbol):
+            if decision.action is not DecisionAction.SKIP:
+                block = f"the grid trades {sym.symbol}: the agents only modulate it"
+        elif decision.action is DecisionAction.TRAIL_BUY:
             block = self._entry_block(sym)
         elif decision.action is DecisionAction.TRAIL_SELL and sym.exit_in_flight:
             block = "an exit is already working"
@@ -273,14 +293,19 @@ class TradingKernel:
         return replace(decision, action=DecisionAction.SKIP, reasons=(*decision.reasons, block))
 
     def _entry_block(self, sym: SymbolState) -> str:
+        block = self.new_risk_block()
+        if not block and sym.entry_in_flight:
+            return "an entry is already working"
+        return block
+
+    def new_risk_block(self) -> str:
+        """Why nothing that adds risk may be opened now ("" when it may)."""
         if self.winding_down:
             return "the session is winding down: no new entries"
         state = self.state
         if state is not SessionState.ACTIVE:
             why = "bad data" if self.data_paused else "circuit breaker"
             return f"session {state.value.lower()} ({why}): no new entries"
-        if sym.entry_in_flight:
-            return "an entry is already working"
         return ""
 
     def _act(
@@ -427,8 +452,12 @@ class TradingKernel:
         """Open nothing more and close every position at the next price (end of a replay)."""
         self.winding_down = True
         self._drop_waiting(entries_only=True)
+        if self.grid is not None:
+            self.grid.wind_down(reason)
         ts = self.clock.now_ms()
         for sym in self.symbols.values():
+            if self.grid is not None and self.grid.owns(sym.symbol):
+                continue
             if sym.trailing is not None:  # a trailing exit: the closing order replaces it
                 sym.trailing.cancel(ts)
                 self.desk.publish_trailing(sym.symbol, sym.trailing, sym.trailing_purpose)

@@ -14,6 +14,12 @@ Guarantees:
 - Only levels within `activation_window` (default 5%) of the price are ACTIVE.
   A buy filled at level i arms a sell at level i + 1; a sell filled at level j
   arms a buy at level j - 1 (the classic grid round trip).
+- `activate_near(price, buys_only=True)` (a long-only spot grid, whose sells
+  are armed only by inventory) arms idle levels below the price as buys and
+  idles buy levels outside the window or no longer below the price; sell
+  levels are left as they are.
+- `on_fill(index, side)` records a fill of an order placed while the level was
+  active even if the level has since been idled (an order finishing late).
 """
 
 from __future__ import annotations
@@ -164,8 +170,10 @@ class Grid:
         """True when the self-tuned spacing drifted more than `tolerance` from ours."""
         return abs(new_spacing / self.spacing - 1.0) > tolerance
 
-    def activate_near(self, price: Number) -> GridUpdate:
+    def activate_near(self, price: Number, *, buys_only: bool = False) -> GridUpdate:
         """Arm idle levels within the activation window; idle the active ones outside it."""
+        if buys_only:
+            return self._activate_buys_near(to_decimal(price))
         p = to_decimal(price)
         window = to_decimal(self.activation_window)
         new_levels, activated, deactivated = [], [], []
@@ -183,11 +191,36 @@ class Grid:
             replace(self, levels=tuple(new_levels)), tuple(activated), tuple(deactivated)
         )
 
-    def on_fill(self, index: int) -> GridUpdate:
-        """Level `index` filled: mark it and arm the counter-order one level away."""
+    def _activate_buys_near(self, p: Decimal) -> GridUpdate:
+        floor = p * (1 - to_decimal(self.activation_window))  # 1 - price / p <= window
+        idle, active, buy = LevelState.IDLE, LevelState.ACTIVE, OrderSide.BUY
+        new_levels, activated, deactivated = [], [], []
+        for lvl in self.levels:
+            wanted = floor <= lvl.price < p
+            if lvl.state is idle and wanted:
+                lvl = replace(lvl, side=buy, state=active)
+                activated.append(lvl)
+            elif lvl.state is active and lvl.side is buy and not wanted:
+                lvl = replace(lvl, state=idle)
+                deactivated.append(lvl)
+            new_levels.append(lvl)
+        if not activated and not deactivated:
+            return GridUpdate(self)
+        return GridUpdate(
+            replace(self, levels=tuple(new_levels)), tuple(activated), tuple(deactivated)
+        )
+
+    def on_fill(self, index: int, side: OrderSide | None = None) -> GridUpdate:
+        """Level `index` filled: mark it and arm the counter-order one level away.
+
+        Without `side` the level must be ACTIVE and its side is the fill's; with
+        `side` (an order that finished after its level was idled) any state is accepted.
+        """
         filled = self.level(index)
-        if filled.state is not LevelState.ACTIVE:
+        if side is None and filled.state is not LevelState.ACTIVE:
             raise ValueError(f"grid level {index} is {filled.state.value}, not ACTIVE")
+        if side is not None:
+            filled = replace(filled, side=side)
         step = 1 if filled.side is OrderSide.BUY else -1
         counter_index = index + step
         by_index = {lvl.index: lvl for lvl in self.levels}
