@@ -121,11 +121,23 @@ EMBEDDED = REDIS_URL is None
 # deployments sharing one Redis) keep their groups apart with a prefix.
 CHANNEL_PREFIX = env_str("ORGANISM_CHANNEL_PREFIX", "organism") + env_str("PYTEST_XDIST_WORKER")
 
+# With Redis: "pubsub" (default, lowest latency) or "core" (channels-redis's list-based
+# layer, kept selectable as the baseline that bench/realtime.py measures against).
+REDIS_CHANNEL_LAYERS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+CHANNEL_LAYER_KIND = env_str("ORGANISM_CHANNEL_LAYER", "pubsub")
+if CHANNEL_LAYER_KIND not in REDIS_CHANNEL_LAYERS:
+    raise ImproperlyConfigured(
+        f"ORGANISM_CHANNEL_LAYER={CHANNEL_LAYER_KIND!r}: use one of {', '.join(REDIS_CHANNEL_LAYERS)}"
+    )
+
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": CHANNEL_PREFIX}}
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": REDIS_CHANNEL_LAYERS[CHANNEL_LAYER_KIND],
             "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_PREFIX},
         }
     }
@@ -190,9 +202,15 @@ STORAGES = {
 # --- Organism -------------------------------------------------------------------
 ORGANISM_DATA_DIR = env_path("ORGANISM_DATA_DIR")
 ORGANISM_LIVE_TRADING = env_bool("ORGANISM_LIVE_TRADING", False)
+# Fernet keys for exchange credentials, comma-separated, newest first (MultiFernet: old keys
+# still decrypt, so keys rotate without downtime). Empty (embedded/dev): one key derived
+# from SECRET_KEY with HKDF (see trading/credentials.py).
+ORGANISM_FERNET_KEYS = env_list("ORGANISM_FERNET_KEYS", [])
 ORGANISM_EXCHANGE_URLS = env_str("ORGANISM_EXCHANGE_URLS")  # tests: point ccxt at a local server
 ORGANISM_CCXT_TIMEOUT_MS = env_int("ORGANISM_CCXT_TIMEOUT_MS", 10_000, minimum=100)
 ORGANISM_CHART_MAX_POINTS = env_int("ORGANISM_CHART_MAX_POINTS", 5_000, minimum=100)
+# Price ticks reach the dashboard at most once per group and symbol per interval (the latest).
+ORGANISM_TICK_INTERVAL_MS = env_int("ORGANISM_TICK_INTERVAL_MS", 200, minimum=10)
 
 LOGGING = {
     "version": 1,
