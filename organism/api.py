@@ -97,6 +97,7 @@ def _mount_routers() -> None:
 
     api.add_router("/", trading_market_router)
     api.add_router("/backtests", backtests_router)
+    api.add_router("/trading", "trading.api_sessions.router")
 
 
 _mount_routers()

@@ -181,3 +181,7 @@ def _row_list(rows: list[int] | None) -> str:
         return ""
     shown = ", ".join(map(str, rows[:20]))
     return f"rows {shown}" + (" ..." if len(rows) > 20 else "")
+
+
+# Trading sessions, exchange accounts, parameter sets and the journal register themselves here.
+from trading import admin_sessions  # noqa: E402, F401

@@ -9,5 +9,8 @@ class TradingConfig(AppConfig):
         # Live pages: a stored candle updates the "latest candle" cells out of band.
         from organism import live_fragments
         from trading.live_updates import latest_candle_fragment
+        from trading.session_live import session_update_fragment
 
         live_fragments.register("candle.stored", latest_candle_fragment)
+        # Trading sessions: status, positions, orders, votes, alerts and trades, per step.
+        live_fragments.register("trading.update", session_update_fragment)

@@ -46,3 +46,45 @@ def candles_sync(self, instrument_ids: list[int] | None = None, timeframe: str |
             for o in outcomes
         ],
     }
+
+
+STEP_TIME_LIMIT = 90  # well under the session lease (120 s): a step never outlives its claim
+STEP_MAX_RETRIES = 5
+
+
+@shared_task(
+    bind=True,
+    name="trading.session_step",
+    queue="trading",
+    time_limit=STEP_TIME_LIMIT,
+    soft_time_limit=STEP_TIME_LIMIT - 10,
+    max_retries=STEP_MAX_RETRIES,
+    acks_late=True,
+)
+def session_step(self, session_id: int) -> dict:
+    """Process a trading session's next candles. Idempotent: the step claims the session
+    with a conditional UPDATE (a duplicate finds it claimed or not due), and its journal
+    writes are keyed by engine identities. Retried only on TemporaryError."""
+    from django.utils import timezone
+
+    from trading.services.session_loop import StepDeferred
+    from trading.services.session_loop import session_step as step
+
+    try:
+        result = step(session_id=session_id)
+    except StepDeferred as exc:  # a TemporaryError: the session is due again at exc.retry_at
+        if self.request.retries >= self.max_retries or exc.retry_at is None:
+            log.warning("session %s: giving up retries (%s); sessions_tick resumes it",
+                        session_id, exc)
+            return {"outcome": "temporary_error"}
+        wait = max(1.0, (exc.retry_at - timezone.now()).total_seconds())
+        raise self.retry(exc=exc, countdown=wait) from exc
+    return {"outcome": result.outcome, "candles": result.candles, "status": result.status}
+
+
+@shared_task(name="trading.sessions_tick", queue="trading", time_limit=60, acks_late=True)
+def sessions_tick() -> dict:
+    """Beat: enqueue a step for sessions whose step chain was lost (a killed worker)."""
+    from trading.services.session_loop import sessions_tick as tick
+
+    return {"enqueued": tick()}

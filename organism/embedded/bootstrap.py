@@ -57,8 +57,10 @@ def schedules_ensure(*, say: Say) -> None:
 
 
 def bootstrap(*, say: Say) -> None:
+    from trading.services.demo import demo_session_ensure
     from trading.services.sample_data import sample_data_ensure
 
     admin_user_ensure(say=say)
     sample_data_ensure(say=say)
+    demo_session_ensure(say=say)
     schedules_ensure(say=say)
