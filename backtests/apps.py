@@ -10,3 +10,7 @@ class BacktestsConfig(AppConfig):
         from organism import live_fragments
 
         live_fragments.register("backtest.progress", progress_fragment)
+
+        from organism.schedules import Schedule, on_migrate
+
+        on_migrate(self, (Schedule("Recover lost backtest sessions", "backtests.recover", 300),))

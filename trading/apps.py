@@ -14,3 +14,10 @@ class TradingConfig(AppConfig):
         live_fragments.register("candle.stored", latest_candle_fragment)
         # Trading sessions: status, positions, orders, votes, alerts and trades, per step.
         live_fragments.register("trading.update", session_update_fragment)
+
+        from organism.schedules import Schedule, on_migrate
+
+        on_migrate(self, (
+            Schedule("Sync latest candles from exchanges", "trading.candles_sync", 300),
+            Schedule("Resume trading sessions", "trading.sessions_tick", 10, queue="trading"),
+        ))

@@ -1,4 +1,6 @@
-"""First-run setup for `organism_run`: admin user, sample data, schedules.
+"""First-run setup for `organism_run`: admin user, sample data, the demo session.
+
+Beat schedules are created by `migrate` (organism.schedules).
 
 Idempotent: running it again changes nothing that is already in place.
 """
@@ -39,23 +41,6 @@ def admin_user_ensure(*, say: Say) -> None:
         say(f"Admin user '{username}': password updated from ORGANISM_ADMIN_PASSWORD.")
 
 
-def schedules_ensure(*, say: Say) -> None:
-    """Default Celery beat entries (editable in the admin afterwards)."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    every_5_min, _ = IntervalSchedule.objects.get_or_create(every=5, period=IntervalSchedule.MINUTES)
-    _, created = PeriodicTask.objects.get_or_create(
-        name="Sync latest candles from exchanges",
-        defaults={"task": "trading.candles_sync", "interval": every_5_min, "queue": "default"},
-    )
-    if created:
-        say("Scheduled: candle sync every 5 minutes (edit in Admin > Periodic tasks).")
-    PeriodicTask.objects.get_or_create(
-        name="Recover lost backtest sessions",
-        defaults={"task": "backtests.recover", "interval": every_5_min, "queue": "default"},
-    )
-
-
 def bootstrap(*, say: Say) -> None:
     from trading.services.demo import demo_session_ensure
     from trading.services.sample_data import sample_data_ensure
@@ -63,4 +48,3 @@ def bootstrap(*, say: Say) -> None:
     admin_user_ensure(say=say)
     sample_data_ensure(say=say)
     demo_session_ensure(say=say)
-    schedules_ensure(say=say)

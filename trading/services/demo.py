@@ -1,12 +1,13 @@
-"""The demo paper session of a new installation, and the beat entry that keeps sessions alive.
+"""The demo paper session of a new installation.
 
 `demo_session_ensure` (called by `organism_run`'s bootstrap after the sample
 data is loaded) creates "Demo (replay)": a paper session replaying the sample
 BTC/USDT 1h candles from 45 days before the last one, one candle a second,
 so prices, agent votes, orders and P&L move within the first minute. It is
 idempotent: an existing demo is left alone (restarted if it was stopped
-before its replay ended). `sessions_tick_schedule_ensure` adds the Celery beat
-entry that resumes sessions whose worker died.
+before its replay ended).
+The beat entry that resumes sessions whose worker died is created by `migrate`
+(see TradingConfig.ready).
 """
 
 from __future__ import annotations
@@ -28,20 +29,6 @@ DEMO_CADENCE_S = 1.0
 DEMO_CAPITAL = 10_000
 DEMO_MIN_BARS = 600
 DEMO_WARM_UP_BARS = 250
-TICK_EVERY_S = 10
-
-
-def sessions_tick_schedule_ensure() -> bool:
-    """The beat entry "trading.sessions_tick" every 10 s; True when it was created now."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    every, _ = IntervalSchedule.objects.get_or_create(
-        every=TICK_EVERY_S, period=IntervalSchedule.SECONDS)
-    _, created = PeriodicTask.objects.get_or_create(
-        name="Resume trading sessions",
-        defaults={"task": "trading.sessions_tick", "interval": every, "queue": "trading"},
-    )
-    return created
 
 
 def _demo_instrument() -> Instrument | None:
@@ -55,8 +42,6 @@ def _demo_instrument() -> Instrument | None:
 
 
 def demo_session_ensure(*, say: Say) -> TradingSession | None:
-    if sessions_tick_schedule_ensure():
-        say("Scheduled: trading session watchdog every 10 seconds (resumes after a crash).")
     demo = TradingSession.objects.filter(is_demo=True).order_by("pk").first()
     if demo is not None:
         finished = demo.status_reason.startswith("replay finished")
