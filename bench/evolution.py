@@ -2,16 +2,20 @@
 
 A population of 100 random genomes is evaluated on one year of 1h bars of
 BTC, ETH and SOL (2022, 8,760 bars each) exactly as a GA generation is:
-signals of every block on every instrument, the lookahead gate (cold cache:
-the GA never evaluates the same genes twice), the batched vectorbt simulation
-with fees and slippage, objectives and the ledger's daily returns.
+signals of every block on every instrument, the lookahead gate, the
+simulation with fees and slippage, objectives and the ledger's daily returns.
+Random genomes with every cache of the process cleared first ("cold": the
+first generation of a run); then the generations a GA breeds from them, where
+children share blocks with their parents and the per-process block signals
+and lookahead checks are reused ("bred").
 
 The floor is the fastest possible evaluation of the simplest genome: the
 fused-numba SMA crossover of `bench/backtests.py` (rolling means, signals,
 next-open fills with costs, equity and summary in one compiled pass per
-parameter set), run here on the same three instruments. Target: our evaluation within 10x of it, counting indicator
-work. The ML seeds (walk-forward sklearn refits, ~0.2-0.4 s a call) are
-reported on their own, as they are bounded by model fitting, not by the engine.
+parameter set), run here on the same three instruments. Target: our evaluation
+within 10x of it, counting indicator work. The ML seeds (walk-forward sklearn
+refits, ~0.2-0.4 s a call) are reported on their own, as they are bounded by
+model fitting, not by the engine. A breakdown by stage says where the time goes.
 
     .venv/bin/python bench/evolution.py              # 100 genomes, best of 3
     .venv/bin/python bench/evolution.py --quick      # 30 genomes, 1 repeat
@@ -34,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.backtests import CASH, FEE, SLIPPAGE, fused_floor  # noqa: E402
+from evolution.engine import evaluation  # noqa: E402
 from evolution.engine.datasets import (  # noqa: E402
     DATASETS,
     Dataset,
@@ -41,14 +46,18 @@ from evolution.engine.datasets import (  # noqa: E402
     csv_directory_loader,
 )
 from evolution.engine.evaluation import (  # noqa: E402
+    Evaluation,
     EvaluationConfig,
     clear_lookahead_cache,
     evaluate_batch,
     evaluate_genomes,
 )
+from evolution.engine.ga import Evolution, GAConfig  # noqa: E402
 from evolution.engine.genome import Genome  # noqa: E402
+from evolution.engine.lookahead_gate import LOOKAHEAD_MEMORY  # noqa: E402
 from evolution.engine.operators import GenomeSpace, random_genome  # noqa: E402
 from evolution.engine.seeds import SEEDS  # noqa: E402
+from evolution.engine.signal_store import DatasetSignals  # noqa: E402
 from tests.market_data import data_dir  # noqa: E402
 from trading.engine.market import Bars  # noqa: E402
 
@@ -85,7 +94,7 @@ def genomes(space: GenomeSpace, count: int, seed: int) -> list[Genome]:
 
 
 def evaluation_seconds(population: list[Genome], dataset: Dataset, repeats: int) -> float:
-    """Seconds to evaluate the population with a cold lookahead cache (best of repeats)."""
+    """Seconds to evaluate the population with every cache cleared first (best of repeats)."""
     config = EvaluationConfig()
     evaluate_genomes(population[:2], dataset, config)  # imports and compiled code warm
     best = math.inf
@@ -97,6 +106,67 @@ def evaluation_seconds(population: list[Genome], dataset: Dataset, repeats: int)
     failed = sum(1 for r in results if not r.ok)
     print(f"    ({failed} of {len(results)} genomes got the worst fitness: never traded etc.)")
     return best
+
+
+def bred_seconds(space: GenomeSpace, dataset: Dataset, count: int, generations: int,
+                 ) -> tuple[float, int]:
+    """(seconds per generation, generations timed): a GA run from a cold start, timing the
+    generations after the first (bred children; per-process caches as a run keeps them)."""
+    config = EvaluationConfig()
+    clear_lookahead_cache()
+    run = Evolution(GAConfig(space=space, population=count, generations=generations, seed=7))
+    times = []
+    while not run.done:
+        asked = run.ask()
+        start = time.perf_counter()
+        evaluations = evaluate_genomes(asked, dataset, config)
+        times.append(time.perf_counter() - start)
+        run.tell(evaluations)
+    return sum(times[1:]) / len(times[1:]), len(times) - 1
+
+
+def stage_seconds(population: list[Genome], dataset: Dataset) -> dict[str, float]:
+    """The steps of `evaluate_genomes`, timed one by one from cold (and checked to give its
+    evaluations): block signals, the lookahead gate (the last-bar cut all genomes share,
+    then each genome's aimed cuts), the simulation and the scoring."""
+    config = EvaluationConfig()
+    clear_lookahead_cache()
+    expected = [e.to_dict() for e in evaluate_genomes(population, dataset, config)]
+    clear_lookahead_cache()
+    clock = time.perf_counter
+    marks = [clock()]
+    signals = DatasetSignals(dataset)
+    signals.prefetch(population)
+    marks.append(clock())
+    LOOKAHEAD_MEMORY.check_together(signals, population, len(signals.bars[0]) - 1)
+    marks.append(clock())
+    prepared = [evaluation._signals_or_reason(g, signals, config) for g in population]
+    marks.append(clock())
+    runnable = {i: p for i, p in enumerate(prepared) if not isinstance(p, str)}
+    batches = [evaluation.simulate_batch(bars, window, [p[a] for p in runnable.values()],
+                                         config.backtest)
+               for a, (bars, window) in enumerate(zip(dataset.bars, dataset.windows,
+                                                      strict=True))]
+    marks.append(clock())
+    scored: list[Evaluation] = evaluation._evaluations([population[i] for i in runnable],
+                                                       dataset, batches, config)
+    marks.append(clock())
+    done = iter(scored)
+    results = [evaluation.failed(g, p) if isinstance(p, str) else next(done)
+               for g, p in zip(population, prepared, strict=True)]
+    if [e.to_dict() for e in results] != expected:
+        raise AssertionError("the timed steps no longer give evaluate_genomes' results")
+    names = ("block signals", "lookahead: last-bar cut", "lookahead: aimed cuts",
+             "simulation", "scoring")
+    spans = [b - a for a, b in zip(marks[:-1], marks[1:], strict=True)]
+    return dict(zip(names, spans, strict=True))
+
+
+def print_stages(stages: dict[str, float], count: int, floor: float) -> None:
+    total = sum(stages.values())
+    print("    where the time goes (one cold run): " + ", ".join(
+        f"{name} {1000 * s / count:.2f} ms ({s / floor:.1f}x floor)"
+        for name, s in stages.items()) + f"; total {total / floor:.1f}x")
 
 
 def _worker_setup(directory: str, key: str, warm_up: list[dict]) -> None:
@@ -145,14 +215,20 @@ def main() -> None:
 
     fast_space = GenomeSpace.from_seeds([s for s in SEEDS if s not in ML_SEEDS])
     fast = evaluation_seconds(genomes(fast_space, count, 1), dataset, repeats)
-    print(f"GA evaluation, 10 fast seeds:    {count / fast:10.1f} genomes/s "
+    print(f"GA evaluation, 10 fast seeds, cold: {count / fast:8.1f} genomes/s "
           f"({1000 * fast / count:.2f} ms per genome) = {fast / floor:.1f}x the floor "
           f"(target <= 10x)")
+    print_stages(stage_seconds(genomes(fast_space, count, 1), dataset), count, floor)
+    bred, timed = bred_seconds(fast_space, dataset, count, 3 if args.quick else 6)
+    print(f"GA evaluation, 10 fast seeds, bred: {count / bred:8.1f} genomes/s "
+          f"({1000 * bred / count:.2f} ms per genome) = {bred / floor:.1f}x the floor "
+          f"(mean of generations 1-{timed} of a run)")
 
-    sma_space = GenomeSpace(entry_seeds=("ema_crossover",))
-    simple = evaluation_seconds(genomes(sma_space, count, 2), dataset, repeats)
-    print(f"GA evaluation, EMA crossover only: {count / simple:8.1f} genomes/s = "
-          f"{simple / floor:.1f}x the floor (like-for-like genome)")
+    ema_space = GenomeSpace(entry_seeds=("ema_crossover",))
+    simple = evaluation_seconds(genomes(ema_space, count, 2), dataset, repeats)
+    print(f"GA evaluation, EMA crossover only, cold: {count / simple:8.1f} genomes/s = "
+          f"{simple / floor:.1f}x the floor (like-for-like genome; target <= 10x)")
+    print_stages(stage_seconds(genomes(ema_space, count, 2), dataset), count, floor)
 
     ml_count = 4 if args.quick else 10
     ml_space = GenomeSpace.from_seeds(ML_SEEDS, slot_probability=0.0)

@@ -12,17 +12,25 @@ Guarantees:
   recorded `reason`; nothing a genome does stops the batch;
 - the lookahead check (`lookahead_gate`) recomputes the genome's signals on
   the first instrument's bars cut right after `lookahead_per_signal` of the
-  first few firing bars of each signal and at the last bar (cuts seeded by the genes hash, so
-  deterministic); no value before a cut may change. Its verdict is cached per
-  process by genes hash and dataset key;
+  first few firing bars of each signal and at the last bar (cuts seeded by the
+  genes hash, so deterministic); no value before a cut may change. Its verdict
+  is cached per process by genes hash and dataset (key and bars);
 - every `Evaluation` carries the per-period (default daily) equal-weight
   returns the trial ledger needs for the deflated Sharpe ratio and PBO.
+
+How a batch is evaluated (each step gives what the plain one-genome path
+gives, bit for bit, and is tested against it): each distinct block is computed
+once per instrument, a seed's blocks together (`signal_store`; blocks are kept
+for the next generations of the process); every block is checked once at the
+last-bar cut all genomes share, then each genome at its aimed cuts through its
+blocks (`lookahead_gate.genome_offence`); every genome's account is simulated
+in one compiled pass per instrument (`simulation.simulate_batch`); the
+figures of all genomes come from their returns matrix at once (`column_scores`).
+`clear_lookahead_cache` forgets every cached check and block.
 """
 
 from __future__ import annotations
 
-import math
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,15 +38,23 @@ from typing import Any
 import numpy as np
 
 from backtests.engine.config import BacktestConfig
+from evolution.engine.column_scores import AssetScores, asset_scores
 from evolution.engine.datasets import DATASETS, Dataset
-from evolution.engine.genome import Genome, GenomeStrategy, decode
-from evolution.engine.lookahead_gate import lookahead_offence
-from evolution.engine.objectives import WORST, AssetOutcome, Objectives, score, sharpe_ratio
-from evolution.engine.simulation import ColumnOutcome, simulate_columns
+from evolution.engine.genome import Genome
+from evolution.engine.lookahead_gate import LOOKAHEAD_MEMORY, genome_offence
+from evolution.engine.objectives import (
+    WORST,
+    AssetOutcome,
+    Objectives,
+    combine,
+    span_edges_of,
+    span_index,
+)
+from evolution.engine.signal_store import BLOCK_SIGNALS, DatasetSignals
+from evolution.engine.simulation import BatchOutcome, simulate_batch
 from trading.engine.market import periods_per_year, timeframe_ms
 from trading.engine.strategy import Signals
 
-LOOKAHEAD_CACHE_LIMIT = 100_000
 LOOKAHEAD_POOL = 8  # aimed cuts are drawn among each signal's first 8 firing bars (cheap)
 
 
@@ -145,34 +161,24 @@ def failed(genome: Genome, reason: str) -> Evaluation:
 # ----------------------------------------------------------------------------- lookahead
 
 
-_LOOKAHEAD_VERDICTS: dict[tuple[str, str], str | None] = {}
-_LOOKAHEAD_LOCK = threading.Lock()
-
-
 def clear_lookahead_cache() -> None:
-    """Forget every cached lookahead verdict of this process."""
-    with _LOOKAHEAD_LOCK:
-        _LOOKAHEAD_VERDICTS.clear()
+    """Forget every cached lookahead verdict, block check and block signals of this process
+    (the next evaluation starts cold)."""
+    LOOKAHEAD_MEMORY.clear()
+    BLOCK_SIGNALS.clear()
 
 
 def lookahead_verdict(
-    genome: Genome, strategy: GenomeStrategy, dataset: Dataset, full: Signals, per_signal: int
+    genome: Genome, signals: DatasetSignals, full: Signals, per_signal: int
 ) -> str | None:
     """None if the genome passes the aimed truncation check on the first instrument
     (see `lookahead_gate`; cuts seeded by the genes hash), else the reason. Cached."""
-    cache_key = (genome.genes_hash, dataset.key)
-    with _LOOKAHEAD_LOCK:
-        if cache_key in _LOOKAHEAD_VERDICTS:
-            return _LOOKAHEAD_VERDICTS[cache_key]
-    bars = dataset.bars[0].slice(0, dataset.windows[0][1])
-    verdict = lookahead_offence(
-        strategy, bars, full, per_field=per_signal, seed=int(genome.genes_hash[:16], 16),
-        pool=LOOKAHEAD_POOL,
-    )
-    with _LOOKAHEAD_LOCK:
-        if len(_LOOKAHEAD_VERDICTS) >= LOOKAHEAD_CACHE_LIMIT:
-            _LOOKAHEAD_VERDICTS.clear()
-        _LOOKAHEAD_VERDICTS[cache_key] = verdict
+    key = (genome.genes_hash, signals.identity)
+    known, verdict = LOOKAHEAD_MEMORY.verdict(key)
+    if not known:
+        verdict = genome_offence(genome, signals, full, per_field=per_signal,
+                                 seed=int(genome.genes_hash[:16], 16), pool=LOOKAHEAD_POOL)
+        LOOKAHEAD_MEMORY.remember_verdict(key, verdict)
     return verdict
 
 
@@ -180,30 +186,30 @@ def lookahead_verdict(
 
 
 def _signals_or_reason(
-    genome: Genome, dataset: Dataset, config: EvaluationConfig
+    genome: Genome, signals: DatasetSignals, config: EvaluationConfig
 ) -> list[Signals] | str:
     """The genome's signals on every instrument, or why it cannot be scored."""
     try:
-        strategy = decode(genome)
-        per_asset = [
-            strategy.signals(bars.slice(0, stop), {})
-            for bars, (_, stop) in zip(dataset.bars, dataset.windows, strict=True)
-        ]
-        verdict = lookahead_verdict(genome, strategy, dataset, per_asset[0],
-                                    config.lookahead_per_signal)
+        per_asset = [signals.genome(asset, genome) for asset in range(len(signals.bars))]
+        verdict = lookahead_verdict(genome, signals, per_asset[0], config.lookahead_per_signal)
     except Exception as exc:  # noqa: BLE001 - a failing genome never stops the run
         return f"crashed: {type(exc).__name__}: {exc}"
     return verdict if verdict is not None else per_asset
+
+
+def period_grid(timestamps: Sequence[np.ndarray], period_ms: int) -> tuple[int, int]:
+    """(origin, count): the ledger periods covering every asset's bars."""
+    first = min(int(t[0]) for t in timestamps)
+    last = max(int(t[-1]) for t in timestamps)
+    origin = first - first % period_ms
+    return origin, (last - origin) // period_ms + 1
 
 
 def period_returns(
     outcomes: Sequence[AssetOutcome], period_ms: int
 ) -> tuple[int, tuple[float, ...]]:
     """(origin, equal-weight compounded return per period) over the instruments present."""
-    first = min(int(o.timestamps[0]) for o in outcomes)
-    last = max(int(o.timestamps[-1]) for o in outcomes)
-    origin = first - first % period_ms
-    count = (last - origin) // period_ms + 1
+    origin, count = period_grid([o.timestamps for o in outcomes], period_ms)
     total = np.zeros(count)
     present = np.zeros(count)
     for o in outcomes:
@@ -215,65 +221,125 @@ def period_returns(
     return origin, tuple(mean.tolist())
 
 
-def _finish(
-    genome: Genome,
-    dataset: Dataset,
-    columns: Sequence[ColumnOutcome | Exception],
+@dataclass(frozen=True, eq=False)
+class _Calendar:
+    """Where each instrument's scored bars fall: sub-period (consistency) and ledger period."""
+
+    span_index: tuple[np.ndarray, ...]
+    span_present: tuple[np.ndarray, ...]  # per instrument: which sub-periods hold bars
+    spans: int
+    origin: int
+    period_ms: int
+    period_index: tuple[np.ndarray, ...]
+    periods: int
+    period_present: np.ndarray  # per period: how many instruments have bars in it
+
+    @classmethod
+    def of(cls, dataset: Dataset, config: EvaluationConfig) -> _Calendar:
+        stamps = [b.timestamps[start:stop] for b, (start, stop) in
+                  zip(dataset.bars, dataset.windows, strict=True)]
+        edges = span_edges_of(stamps, config.sub_periods)
+        spans = [span_index(t, edges) for t in stamps]
+        period_ms = timeframe_ms(config.ledger_period)
+        origin, count = period_grid(stamps, period_ms)
+        periods = [(t - origin) // period_ms for t in stamps]
+        present = np.zeros(count)
+        for index in periods:
+            present += np.bincount(index, minlength=count) > 0
+        return cls(
+            span_index=tuple(spans),
+            span_present=tuple(np.bincount(i, minlength=config.sub_periods) > 0 for i in spans),
+            spans=config.sub_periods, origin=origin, period_ms=period_ms,
+            period_index=tuple(periods), periods=count, period_present=present,
+        )
+
+
+def _scores(
+    batches: Sequence[BatchOutcome], rows: list[int], calendar: _Calendar, periods_per_year: float
+) -> list[AssetScores]:
+    """Each instrument's figures of the listed rows (the batches' returns are used up)."""
+    return [
+        asset_scores(batch.returns, np.asarray(rows), periods_per_year, calendar.span_index[a],
+                     calendar.spans, calendar.period_index[a], calendar.periods)
+        for a, batch in enumerate(batches)
+    ]
+
+
+def _evaluations(
+    genomes: Sequence[Genome], dataset: Dataset, batches: Sequence[BatchOutcome],
     config: EvaluationConfig,
+) -> list[Evaluation]:
+    """Each simulated genome's evaluation (row j of every batch is genomes[j])."""
+    results: dict[int, Evaluation] = {}
+    scored: list[int] = []
+    for j, genome in enumerate(genomes):
+        error = next((b.errors[j] for b in batches if j in b.errors), None)
+        trades = sum(int(b.trades[j]) for b in batches)
+        if error is not None:
+            results[j] = failed(genome, f"crashed: {type(error).__name__}: {error}")
+        elif trades < config.min_trades:
+            reason = "never traded" if trades == 0 else \
+                f"traded {trades} times (< {config.min_trades})"
+            results[j] = failed(genome, reason)
+        else:
+            scored.append(j)
+    if scored:
+        calendar = _Calendar.of(dataset, config)
+        periods = periods_per_year(config.backtest.timeframe_for(dataset.timeframe))
+        scores = _scores(batches, scored, calendar, periods)
+        total = np.zeros((len(scored), calendar.periods))
+        for score_of_asset in scores:
+            total += score_of_asset.period_totals
+        present = calendar.period_present
+        ledger = np.where(present > 0, total / np.maximum(present, 1), 0.0)
+        for row, j in enumerate(scored):
+            results[j] = _evaluation(genomes[j], dataset, batches, scores, calendar, row, j,
+                                     tuple(ledger[row].tolist()))
+    return [results[j] for j in range(len(genomes))]
+
+
+def _evaluation(
+    genome: Genome, dataset: Dataset, batches: Sequence[BatchOutcome],
+    scores: Sequence[AssetScores], calendar: _Calendar, row: int, j: int,
+    ledger: tuple[float, ...],
 ) -> Evaluation:
-    errors = [c for c in columns if isinstance(c, Exception)]
-    if errors:
-        return failed(genome, f"crashed: {type(errors[0]).__name__}: {errors[0]}")
-    outcomes = []
-    for bars, (start, stop), column in zip(dataset.bars, dataset.windows, columns, strict=True):
-        assert isinstance(column, ColumnOutcome)
-        outcomes.append(AssetOutcome(bars.symbol, bars.timestamps[start:stop], column.returns,
-                                     column.trades, column.turnover))
-    trades = sum(o.trades for o in outcomes)
-    if trades < config.min_trades:
-        reason = "never traded" if trades == 0 else f"traded {trades} times (< {config.min_trades})"
-        return failed(genome, reason)
-    periods = periods_per_year(config.backtest.timeframe_for(dataset.timeframe))
-    ledger_ms = timeframe_ms(config.ledger_period)
-    origin, returns = period_returns(outcomes, ledger_ms)
     figures = tuple(
-        AssetFigures(o.symbol, _finite(sharpe_ratio(o.returns, periods)),
-                     float(np.prod(1.0 + o.returns) - 1.0), o.trades, o.turnover)
-        for o in outcomes
+        AssetFigures(symbol, float(s.sharpe[row]), float(s.total_return[row]),
+                     int(b.trades[j]), float(b.turnover[j]))
+        for symbol, s, b in zip(dataset.symbols, scores, batches, strict=True)
     )
-    return Evaluation(
-        genome=genome,
-        objectives=score(outcomes, periods, config.sub_periods),
-        assets=figures,
-        period_origin_ms=origin,
-        period_ms=ledger_ms,
-        period_returns=returns,
-    )
-
-
-def _finite(value: float) -> float:
-    return value if math.isfinite(value) else 0.0
+    positive = cells = 0
+    for s, present in zip(scores, calendar.span_present, strict=True):
+        positive += int(np.count_nonzero((s.span_totals[row] > 0) & present))
+        cells += int(np.count_nonzero(present))
+    objectives = combine([f.sharpe for f in figures], positive, cells,
+                         [float(s.max_drawdown[row]) for s in scores],
+                         [f.turnover for f in figures])
+    return Evaluation(genome=genome, objectives=objectives, assets=figures,
+                      period_origin_ms=calendar.origin, period_ms=calendar.period_ms,
+                      period_returns=ledger)
 
 
 def evaluate_genomes(
     genomes: Sequence[Genome], dataset: Dataset, config: EvaluationConfig
 ) -> list[Evaluation]:
     """The evaluation of each genome, in order (see the module docstring)."""
-    prepared = [_signals_or_reason(g, dataset, config) for g in genomes]
+    signals = DatasetSignals(dataset)
+    signals.prefetch(genomes)
+    unchecked = [g for g in genomes if not LOOKAHEAD_MEMORY.verdict(
+        (g.genes_hash, signals.identity))[0]]
+    if unchecked and len(signals.bars[0]) > 1:  # the last-bar cut every genome shares
+        LOOKAHEAD_MEMORY.check_together(signals, unchecked, len(signals.bars[0]) - 1)
+    prepared = [_signals_or_reason(g, signals, config) for g in genomes]
     runnable = {i: p for i, p in enumerate(prepared) if not isinstance(p, str)}
-    per_asset: list[list[ColumnOutcome | Exception]] = []
-    for asset, (bars, window) in enumerate(zip(dataset.bars, dataset.windows, strict=True)):
-        signals = [per_instrument[asset] for per_instrument in runnable.values()]
-        per_asset.append(simulate_columns(bars, window, signals, config.backtest))
-    position = {index: k for k, index in enumerate(runnable)}
-    results: list[Evaluation] = []
-    for index, (genome, item) in enumerate(zip(genomes, prepared, strict=True)):
-        if isinstance(item, str):
-            results.append(failed(genome, item))
-            continue
-        outcomes = [column[position[index]] for column in per_asset]
-        results.append(_finish(genome, dataset, outcomes, config))
-    return results
+    batches = [
+        simulate_batch(bars, window, [per_asset[asset] for per_asset in runnable.values()],
+                       config.backtest)
+        for asset, (bars, window) in enumerate(zip(dataset.bars, dataset.windows, strict=True))
+    ]
+    simulated = iter(_evaluations([genomes[i] for i in runnable], dataset, batches, config))
+    return [failed(g, p) if isinstance(p, str) else next(simulated)
+            for g, p in zip(genomes, prepared, strict=True)]
 
 
 def evaluate_batch(

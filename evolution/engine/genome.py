@@ -11,11 +11,16 @@ Guarantees:
 - `decode(genome)` gives ONE `trading.engine.strategy.Strategy` (the object
   backtests and live trading run): entries of the entry block, masked by the
   filter's `allow` / `allow_short`; stops from the exit block; sizes from the
-  sizing block. It reads bars 0..t for the value at t whenever its seeds do.
+  sizing block. It reads bars 0..t for the value at t whenever its seeds do;
+- `combine_blocks` is that combination, bar by bar: the genome's value at bar t
+  is a function of its blocks' values at bar t only, so a genome whose blocks
+  are each computed once (`block_signals`) and combined gets exactly the
+  signals of `decode(genome).signals(bars, {})`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -60,6 +65,12 @@ class Block:
     @property
     def strategy(self) -> Seed:
         return get_seed(self.seed)
+
+    @functools.cached_property
+    def signals_key(self) -> tuple[str, type, str]:
+        """What the block's signals depend on besides the bars: the seed (name and class)
+        and the parameters (`repr` tells 1 from 1.0 and 0.0 from -0.0)."""
+        return (self.seed, type(self.strategy), repr(sorted(self.params.items())))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Block):
@@ -129,7 +140,7 @@ class Genome:
         """The genes only: each slot's seed and parameters (None for an empty slot)."""
         return {slot: (b.to_dict() if (b := self.block(slot)) else None) for slot in SLOTS}
 
-    @property
+    @functools.cached_property
     def genes_hash(self) -> str:
         return hashlib.sha256(_canonical(self.genes()).encode()).hexdigest()
 
@@ -214,29 +225,9 @@ class GenomeStrategy:
 
     def signals(self, bars: Bars, params: Mapping[str, Any]) -> Signals:
         per_slot = self.block_params(params)
-        entry = self.genome.entry
-        signals = entry.strategy.signals(bars, per_slot["entry"])
-        entries, short_entries = signals.entries, signals.short_entries
-        if (block := self.genome.filter) is not None:
-            guard = block.strategy.signals(bars, per_slot["filter"]).extras
-            entries = entries & np.asarray(guard["allow"], dtype=bool)
-            if short_entries is not None and "allow_short" in guard:
-                short_entries = short_entries & np.asarray(guard["allow_short"], dtype=bool)
-        stops = {name: getattr(signals, name) for name in ("sl_stop", "tp_stop", "tsl_stop")}
-        if (block := self.genome.exit) is not None:
-            exit_signals = block.strategy.signals(bars, per_slot["exit"])
-            stops = {name: getattr(exit_signals, name) for name in stops}
-        size = signals.size
-        if (block := self.genome.sizing) is not None:
-            size = block.strategy.signals(bars, per_slot["sizing"]).size
-        return Signals(
-            entries=entries,
-            exits=signals.exits,
-            short_entries=short_entries,
-            short_exits=signals.short_exits,
-            size=size,
-            **stops,
-        )
+        blocks = {b.role: b.strategy.signals(bars, per_slot[b.role]) for b in self.genome.blocks()}
+        return combine_blocks(blocks["entry"], blocks.get("filter"), blocks.get("exit"),
+                              blocks.get("sizing"))
 
     def block_params(self, params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         """Per-slot parameters: the genome's values overridden by `params` ('slot.name' keys)."""
@@ -246,6 +237,39 @@ class GenomeStrategy:
             slot, name = key.split(".", 1)
             per_slot[slot][name] = value
         return per_slot
+
+
+STOP_FIELDS = ("sl_stop", "tp_stop", "tsl_stop")
+
+
+def combine_blocks(
+    entry: Signals,
+    filter: Signals | None = None,
+    exit: Signals | None = None,
+    sizing: Signals | None = None,
+) -> Signals:
+    """A genome's signals from its blocks' signals (see the module docstring)."""
+    entries, short_entries = entry.entries, entry.short_entries
+    if filter is not None:
+        guard = filter.extras
+        entries = entries & np.asarray(guard["allow"], dtype=bool)
+        if short_entries is not None and "allow_short" in guard:
+            short_entries = short_entries & np.asarray(guard["allow_short"], dtype=bool)
+    stops = {name: getattr(entry if exit is None else exit, name) for name in STOP_FIELDS}
+    return Signals(
+        entries=entries,
+        exits=entry.exits,
+        short_entries=short_entries,
+        short_exits=entry.short_exits,
+        size=entry.size if sizing is None else sizing.size,
+        **stops,
+    )
+
+
+def block_signals(block: Block, bars: Bars) -> Signals:
+    """The block's seed on `bars` with the block's own (already validated) parameters:
+    what `decode(genome).signals(bars, {})` computes for it."""
+    return block.strategy.compute(bars, dict(block.params))
 
 
 def _prefixed_space(genome: Genome) -> ParamSpace:
@@ -294,6 +318,8 @@ __all__ = [
     "GenomeStrategy",
     "OPTIONAL_SLOTS",
     "SLOTS",
+    "block_signals",
+    "combine_blocks",
     "decode",
     "genome_from_json",
 ]

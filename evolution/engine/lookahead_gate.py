@@ -20,19 +20,39 @@ the last bar; every value before a cut (booleans,
 sizes, stops; NaN equals NaN) must equal the full run's. It returns None, or a
 sentence naming the first offending field, bar and cut. The same inputs
 always give the same cuts and verdict.
+
+`genome_offence` gives a genome exactly the verdict `lookahead_offence` gives
+its decoded strategy, for less work: a genome's value at bar t is a function of
+its blocks' values at bar t (`genome.combine_blocks`), so at a cut where every
+block's own values before the cut survive the truncation, the genome's do too.
+Whether a block survives a cut is worked out once per (dataset, block, cut) and
+remembered (`LookaheadMemory`): the last-bar cut is the same for every genome of
+a dataset, and most blocks of a generation were checked in an earlier one. Only
+at a cut where some block changes is the genome itself recomputed and compared
+(masking by a filter may still hide the change), as `lookahead_offence` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 
+from evolution.engine.genome import Block, Genome, block_signals
+from evolution.engine.signal_store import (
+    DatasetSignals,
+    block_key,
+    computed_together,
+    distinct_blocks,
+)
 from trading.engine.market import Bars
 from trading.engine.strategy import Signals, Strategy
 
 BOOLEAN_FIELDS = ("entries", "exits", "short_entries", "short_exits")
 FIELDS = (*BOOLEAN_FIELDS, "size", "sl_stop", "tp_stop", "tsl_stop")
+GUARDS = ("allow", "allow_short")  # the extras a genome reads (a filter block's)
+MEMORY_LIMIT = 100_000
 
 
 def aimed_cuts(
@@ -72,11 +92,107 @@ def lookahead_offence(
     """None if no signal before a cut changes when the bars after it are removed."""
     points = aimed_cuts(full, len(bars), per_field, seed, pool) if cuts is None else sorted(cuts)
     for cut in points:
-        part = strategy.signals(bars.slice(0, cut), {})
-        for name in FIELDS:
-            bar = _first_difference(getattr(full, name), getattr(part, name), cut)
-            if bar is not None:
-                where = "its shape" if bar < 0 else f"bar {bar}"
-                return (f"lookahead: {name} at {where} changed when the bars from {cut} on "
-                        f"were removed")
+        offence = first_offence(full, strategy.signals(bars.slice(0, cut), {}), cut)
+        if offence is not None:
+            return offence
+    return None
+
+
+def first_offence(full: Signals, part: Signals, cut: int) -> str | None:
+    """The sentence naming the first field of `part` (signals on the bars before `cut`)
+    that differs from `full` before the cut, or None."""
+    for name in FIELDS:
+        bar = _first_difference(getattr(full, name), getattr(part, name), cut)
+        if bar is not None:
+            where = "its shape" if bar < 0 else f"bar {bar}"
+            return (f"lookahead: {name} at {where} changed when the bars from {cut} on "
+                    f"were removed")
+    return None
+
+
+def _same_before(whole: object, piece: object, cut: int) -> bool:
+    """`_first_difference(whole, piece, cut) is None`; equal bytes (arrays of one dtype)
+    settle it at once, anything else (even -0.0 against 0.0) goes the exact way."""
+    if isinstance(whole, np.ndarray) and isinstance(piece, np.ndarray) and \
+            whole.ndim == piece.ndim == 1 and whole.dtype == piece.dtype and \
+            whole[:cut].tobytes() == piece[:cut].tobytes():
+        return True
+    return _first_difference(whole, piece, cut) is None
+
+
+def _survives(full: Signals, part: Signals, cut: int) -> bool:
+    """Whether every field and guard of `part` equals `full` before the cut."""
+    return all(_same_before(getattr(full, n), getattr(part, n), cut) for n in FIELDS) and \
+        all(_same_before(full.extras.get(n), part.extras.get(n), cut) for n in GUARDS)
+
+
+class LookaheadMemory:
+    """Verdicts per (genes, dataset) and block survivals per (dataset, block, cut); a
+    dataset is its `signal_store.dataset_identity` (key and bars)."""
+
+    def __init__(self, limit: int = MEMORY_LIMIT):
+        self.limit = limit
+        self._verdicts: dict[Hashable, str | None] = {}
+        self._survivals: dict[Hashable, bool] = {}
+        self._lock = threading.Lock()
+
+    def verdict(self, key: Hashable) -> tuple[bool, str | None]:
+        """(known, verdict)."""
+        with self._lock:
+            return key in self._verdicts, self._verdicts.get(key)
+
+    def remember_verdict(self, key: Hashable, verdict: str | None) -> None:
+        self._remember(self._verdicts, key, verdict)
+
+    def survives(self, signals: DatasetSignals, block: Block, cut: int) -> bool:
+        """Whether the block's values on the first instrument before `cut` survive removing
+        the bars from `cut` on."""
+        key = (signals.identity, block_key(block), cut)
+        with self._lock:
+            known = self._survivals.get(key)
+        if known is None:
+            part = block_signals(block, signals.bars_until(0, cut))
+            known = _survives(signals.block(0, block), part, cut)
+            self._remember(self._survivals, key, known)
+        return known
+
+    def check_together(self, signals: DatasetSignals, genomes: Sequence[Genome],
+                       cut: int) -> None:
+        """Work out at once whether each block of `genomes` survives `cut` (each seed's
+        blocks computed together), so that `survives` finds them known."""
+        blocks = [b for b in distinct_blocks(genomes)
+                  if (signals.identity, block_key(b), cut) not in self._survivals]
+        for group, parts in computed_together(blocks, signals.bars_until(0, cut)):
+            for block, part in zip(group, parts, strict=True):
+                self._remember(self._survivals, (signals.identity, block_key(block), cut),
+                               _survives(signals.block(0, block), part, cut))
+
+    def _remember(self, table: dict, key: Hashable, value: object) -> None:
+        with self._lock:
+            if len(table) >= self.limit:
+                table.clear()
+            table[key] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._verdicts.clear()
+            self._survivals.clear()
+
+
+LOOKAHEAD_MEMORY = LookaheadMemory()  # the process's memory
+
+
+def genome_offence(
+    genome: Genome, signals: DatasetSignals, full: Signals, *, per_field: int, seed: int,
+    pool: int | None = None, memory: LookaheadMemory = LOOKAHEAD_MEMORY,
+) -> str | None:
+    """`lookahead_offence(decode(genome), bars, full, ...)` on the dataset's first
+    instrument, through its blocks (see the module docstring)."""
+    bars = signals.bars[0]
+    for cut in aimed_cuts(full, len(bars), per_field, seed, pool):
+        if all(memory.survives(signals, block, cut) for block in genome.blocks()):
+            continue
+        offence = first_offence(full, signals.genome(0, genome, cut), cut)
+        if offence is not None:
+            return offence
     return None

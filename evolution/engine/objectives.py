@@ -116,34 +116,73 @@ def max_drawdown(returns: np.ndarray) -> float:
 
 def span_edges(outcomes: Sequence[AssetOutcome], count: int) -> np.ndarray:
     """`count + 1` timestamps cutting the outcomes' common time range into equal spans."""
+    return span_edges_of([o.timestamps for o in outcomes], count)
+
+
+def span_edges_of(timestamps: Sequence[np.ndarray], count: int) -> np.ndarray:
+    """`span_edges` of the assets' bar timestamps."""
     if count < 1:
         raise ValueError("sub-period count must be >= 1")
-    starts = [int(o.timestamps[0]) for o in outcomes if len(o.timestamps)]
-    stops = [int(o.timestamps[-1]) + 1 for o in outcomes if len(o.timestamps)]
+    starts = [int(t[0]) for t in timestamps if len(t)]
+    stops = [int(t[-1]) + 1 for t in timestamps if len(t)]
     if not starts:
         return np.zeros(count + 1, dtype=np.int64)
     return np.linspace(min(starts), max(stops), count + 1).astype(np.int64)
 
 
+def span_index(timestamps: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The span each bar falls in (bars outside the edges go to the first or last span)."""
+    spans = len(edges) - 1
+    return np.clip(np.searchsorted(edges, timestamps, side="right") - 1, 0, spans - 1)
+
+
 def span_returns(outcome: AssetOutcome, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(compounded return per span, whether the span holds any of the asset's bars)."""
     spans = len(edges) - 1
-    index = np.clip(np.searchsorted(edges, outcome.timestamps, side="right") - 1, 0, spans - 1)
+    index = span_index(outcome.timestamps, edges)
     growth = np.log1p(np.maximum(np.asarray(outcome.returns, dtype=np.float64), -1.0 + 1e-12))
     totals = np.bincount(index, weights=growth, minlength=spans)
     present = np.bincount(index, minlength=spans) > 0
     return np.expm1(totals), present
 
 
-def consistency(outcomes: Sequence[AssetOutcome], sub_periods: int) -> float:
-    """Share of (asset, sub-period) cells with a positive compounded return."""
+def cell_counts(
+    outcomes: Sequence[AssetOutcome], sub_periods: int
+) -> tuple[int, int]:
+    """(positive cells, cells): (asset, sub-period) cells holding bars, and those of them
+    with a positive compounded return."""
     edges = span_edges(outcomes, sub_periods)
     positive = cells = 0
     for outcome in outcomes:
         totals, present = span_returns(outcome, edges)
         positive += int(np.count_nonzero((totals > 0) & present))
         cells += int(np.count_nonzero(present))
+    return positive, cells
+
+
+def consistency(outcomes: Sequence[AssetOutcome], sub_periods: int) -> float:
+    """Share of (asset, sub-period) cells with a positive compounded return."""
+    positive, cells = cell_counts(outcomes, sub_periods)
     return positive / cells if cells else 0.0
+
+
+def combine(
+    sharpes: Sequence[float],
+    positive_cells: int,
+    cells: int,
+    drawdowns: Sequence[float],
+    turnovers: Sequence[float],
+) -> Objectives:
+    """The objectives from per-asset figures: `sharpe_ratio`s, the cell counts of
+    `cell_counts`, `max_drawdown`s and turnovers."""
+    if not sharpes:
+        raise ValueError("a genome is scored on at least one asset")
+    return Objectives(
+        sharpe=float(np.clip(float(np.mean(sharpes)), -SHARPE_LIMIT, SHARPE_LIMIT)),
+        consistency=positive_cells / cells if cells else 0.0,
+        max_drawdown=float(np.max(drawdowns)),
+        turnover=min(float(np.mean(turnovers)), TURNOVER_LIMIT),
+    )
 
 
 def score(
@@ -152,10 +191,9 @@ def score(
     """The objectives of a genome from its per-asset outcomes."""
     if not outcomes:
         raise ValueError("a genome is scored on at least one asset")
-    sharpe = float(np.mean([sharpe_ratio(o.returns, periods_per_year) for o in outcomes]))
-    return Objectives(
-        sharpe=float(np.clip(sharpe, -SHARPE_LIMIT, SHARPE_LIMIT)),
-        consistency=consistency(outcomes, sub_periods),
-        max_drawdown=float(np.max([max_drawdown(o.returns) for o in outcomes])),
-        turnover=min(float(np.mean([o.turnover for o in outcomes])), TURNOVER_LIMIT),
+    return combine(
+        [sharpe_ratio(o.returns, periods_per_year) for o in outcomes],
+        *cell_counts(outcomes, sub_periods),
+        [max_drawdown(o.returns) for o in outcomes],
+        [o.turnover for o in outcomes],
     )

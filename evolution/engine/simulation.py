@@ -9,7 +9,12 @@ Guarantees:
   the same code path, and columns of one simulation share nothing, so the
   result of a genome does not depend on which other genomes it was batched with;
 - a column whose signals the engine rejects (e.g. a size outside (0, 1]) fails
-  alone: its error is returned in its place, the other columns still run.
+  alone: its error is returned in its place, the other columns still run;
+- `simulate_batch` gives every column bit for bit what `simulate_columns`
+  gives it, as one (columns, bars) returns matrix for `column_scores`, through
+  `account_simulation` (the same simulation, specialised and compiled); a
+  column that path refuses, or a batch it fails on, is redone by
+  `simulate_columns`, so errors are the engine's own too.
 """
 
 from __future__ import annotations
@@ -21,10 +26,15 @@ import numpy as np
 
 from backtests.engine.batch_signals import BatchSignals
 from backtests.engine.config import BacktestConfig
-from backtests.engine.execution import ExecutionPlan, build_execution_plan
+from backtests.engine.execution import (
+    SIZE_TYPE_OF_MODE,
+    ExecutionPlan,
+    build_execution_plan,
+)
 from backtests.engine.ledger import N_SUMMARY, SUMMARY_FIELDS, replay
 from backtests.engine.simulator import PriceMatrix, simulate
 from backtests.engine.statistics import returns_from_equity
+from evolution.engine import account_simulation
 from trading.engine.market import Bars
 from trading.engine.strategy import Signals
 
@@ -42,6 +52,17 @@ class ColumnOutcome:
     turnover: float  # traded value / equity per year
 
 
+@dataclass(frozen=True, eq=False)
+class BatchOutcome:
+    """Many columns on one instrument: row j of `returns` is column j's per-bar net returns
+    over the scored window (zeros where the column failed: see `errors`)."""
+
+    returns: np.ndarray  # (columns, bars) C-ordered float64
+    trades: np.ndarray  # (columns,) int64
+    turnover: np.ndarray  # (columns,) float64
+    errors: dict[int, Exception]
+
+
 def shape_of(signals: Signals) -> tuple[str, ...]:
     """Which optional fields the signals give, and whether as arrays or scalars."""
     kinds = []
@@ -49,6 +70,17 @@ def shape_of(signals: Signals) -> tuple[str, ...]:
         value = getattr(signals, name)
         kinds.append("none" if value is None else "scalar" if np.ndim(value) == 0 else "array")
     return tuple(kinds)
+
+
+def _batches(columns: Sequence[Signals], window: tuple[int, int]) -> list[list[int]]:
+    """Column indices simulated together: same signal shape, at most a chunk at a time."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, signals in enumerate(columns):
+        groups.setdefault(shape_of(signals), []).append(index)
+    start, stop = window
+    chunk = max(1, CHUNK_ELEMENTS // (2 * (stop - start)))
+    return [members[first : first + chunk]
+            for members in groups.values() for first in range(0, len(members), chunk)]
 
 
 def simulate_columns(
@@ -59,18 +91,98 @@ def simulate_columns(
 ) -> list[ColumnOutcome | Exception]:
     """Each column's outcome over bars [start, stop) (signals computed on bars [0, stop))."""
     results: list[ColumnOutcome | Exception | None] = [None] * len(columns)
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for index, signals in enumerate(columns):
-        groups.setdefault(shape_of(signals), []).append(index)
-    start, stop = window
-    chunk = max(1, CHUNK_ELEMENTS // (2 * (stop - start)))
-    for members in groups.values():
-        for first in range(0, len(members), chunk):
-            part = members[first : first + chunk]
-            outcomes = _simulate_or_isolate(bars, window, [columns[i] for i in part], config)
-            for index, outcome in zip(part, outcomes, strict=True):
-                results[index] = outcome
+    for part in _batches(columns, window):
+        outcomes = _simulate_or_isolate(bars, window, [columns[i] for i in part], config)
+        for index, outcome in zip(part, outcomes, strict=True):
+            results[index] = outcome
     return [r for r in results if r is not None]
+
+
+def simulate_batch(
+    bars: Bars,
+    window: tuple[int, int],
+    columns: Sequence[Signals],
+    config: BacktestConfig,
+) -> BatchOutcome:
+    """`simulate_columns` of every column, as one returns matrix (see the module docstring)."""
+    start, stop = window
+    outcome = BatchOutcome(np.zeros((len(columns), stop - start)), np.zeros(len(columns), np.int64),
+                           np.zeros(len(columns)), {})  # zeros: rows of failed columns
+    for part in _batches(columns, window):
+        try:
+            redo = _simulate_accounts(bars, window, [columns[i] for i in part], config, part,
+                                      outcome)
+        except Exception:  # noqa: BLE001 - redone by the engine, errors kept per column
+            redo = part
+        for index in redo:
+            [result] = _simulate_or_isolate(bars, window, [columns[index]], config)
+            if isinstance(result, Exception):
+                outcome.errors[index] = result
+            else:
+                outcome.returns[index] = result.returns
+                outcome.trades[index] = result.trades
+                outcome.turnover[index] = result.turnover
+    return outcome
+
+
+def _stacked_flags(columns: list[Signals], name: str, stop: int) -> np.ndarray:
+    """(columns, stop) bools of a boolean field (all False where not given)."""
+    out = np.zeros((len(columns), stop), dtype=np.bool_)
+    for j, signals in enumerate(columns):
+        value = getattr(signals, name)
+        if value is not None:
+            out[j] = value
+    return out
+
+
+def _stacked_values(columns: list[Signals], name: str, stop: int) -> np.ndarray:
+    """(columns, 1) constants or (columns, stop) per-bar values of a float field (NaN: none)."""
+    values = [getattr(s, name) for s in columns]
+    if all(v is None or np.ndim(v) == 0 for v in values):
+        return np.array([[np.nan if v is None else float(v)] for v in values])
+    out = np.full((len(columns), stop), np.nan)
+    for j, value in enumerate(values):
+        if value is not None:
+            out[j] = value
+    return out
+
+
+def _simulate_accounts(
+    bars: Bars, window: tuple[int, int], columns: list[Signals], config: BacktestConfig,
+    part: list[int], outcome: BatchOutcome,
+) -> list[int]:
+    """Simulate the columns with `account_simulation`; the indices it leaves to the engine."""
+    start, stop = window
+    if any(len(s.entries) != stop for s in columns):
+        raise ValueError("signals must cover the bars up to the end of the window")
+    shorts = config.allow_short and (columns[0].short_entries is not None
+                                     or columns[0].short_exits is not None)
+    legs = 2 if shorts else 1
+    short_entries, short_exits = (
+        _stacked_flags(columns, name, stop) if shorts else np.zeros((1, 1), np.bool_)
+        for name in ("short_entries", "short_exits"))
+    size, sl, tsl, tp = (_stacked_values(columns, name, stop)
+                         for name in ("size", "sl_stop", "tsl_stop", "tp_stop"))
+    opens, highs, lows, closes = (np.ascontiguousarray(p[:stop], dtype=np.float64)
+                                  for p in (bars.open, bars.high, bars.low, bars.close))
+    settings = np.array([np.nan if v is None else float(v) for v in (
+        config.tsl_stop if config.tsl_stop is not None else config.sl_stop, config.tp_stop,
+        config.sizing.value, config.sizing.granularity, config.costs.market_fee,
+        config.costs.slippage, config.initial_cash)])
+    status = np.empty(len(outcome.trades), np.int64)
+    account_simulation.simulate_accounts(
+        start, stop, _stacked_flags(columns, "entries", stop),
+        _stacked_flags(columns, "exits", stop), short_entries, short_exits, size, sl, tsl, tp,
+        settings, legs, config.close_at_end, config.tsl_stop is not None,
+        SIZE_TYPE_OF_MODE[config.sizing.mode],
+        (stop - start) / config.periods_per_year(bars.timeframe), opens, highs, lows, closes,
+        np.asarray(part, dtype=np.int64), outcome.returns, outcome.trades, outcome.turnover,
+        status,
+    )
+    for index in part:
+        if status[index] == account_simulation.NOT_FINITE:
+            outcome.errors[index] = ArithmeticError("the simulated equity is not finite")
+    return [index for index in part if status[index] == account_simulation.REFUSED]
 
 
 def _simulate_or_isolate(

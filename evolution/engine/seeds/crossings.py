@@ -2,11 +2,14 @@
 
 Guarantees: every function returns a bool array as long as its input; the value
 at bar t reads bars t and t-1 only; any NaN among the values compared gives
-False (an indicator still warming up never fires a signal).
+False (an indicator still warming up never fires a signal). `band_crossings`
+is `crossed_above` / `crossed_below` of a relative spread in one compiled pass,
+with the same values.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
@@ -53,3 +56,22 @@ def finite(*arrays: np.ndarray) -> np.ndarray:
 def exits_without_entries(exits: np.ndarray, entries: np.ndarray) -> np.ndarray:
     """`exits` cleared where an entry fires on the same bar (entry wins the tie)."""
     return np.asarray(exits, dtype=bool) & ~np.asarray(entries, dtype=bool)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def band_crossings(
+    fast: np.ndarray, slow: np.ndarray, band: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(crossed_above(spread, band), crossed_below(spread, -band)) of the spread
+    (fast - slow) / slow, without the intermediate arrays."""
+    n = fast.shape[0]
+    above = np.zeros(n, dtype=np.bool_)
+    below = np.zeros(n, dtype=np.bool_)
+    if n > 1:
+        previous = (fast[0] - slow[0]) / slow[0]
+        for t in range(1, n):
+            spread = (fast[t] - slow[t]) / slow[t]
+            above[t] = spread > band and previous <= band
+            below[t] = spread < -band and previous >= -band
+            previous = spread
+    return above, below

@@ -6,7 +6,10 @@ while the oscillator is warming up (NaN comparisons are False).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from evolution.engine.seeds.crossings import crossed_above, crossed_below, exits_without_entries
 from evolution.engine.seeds.seed import ALLOW_SHORT, Seed
@@ -50,7 +53,15 @@ class RsiFilter(Seed):
     )
 
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
-        strength = rsi(bars.close, params["period"])
+        return self._signals(rsi(bars.close, params["period"]), params)
+
+    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+        """Each RSI period the parameter sets need computed once."""
+        strengths = {n: rsi(bars.close, n) for n in {p["period"] for p in params}}
+        return [self._signals(strengths[p["period"]], p) for p in params]
+
+    @staticmethod
+    def _signals(strength: np.ndarray, params: dict[str, Any]) -> Signals:
         low, high = params["oversold"], params["overbought"]
         if params["entry_trigger"] == "leave_oversold":
             entries, short_entries = crossed_above(strength, low), crossed_below(strength, high)

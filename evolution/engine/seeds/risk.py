@@ -7,12 +7,14 @@ fractions of the entry price or NaN (no stop) while ATR warms up; sizes are in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from evolution.engine.seeds.seed import Seed, annualisation, no_orders
-from trading.engine.indicators import atr, realized_volatility
+from evolution.engine.seeds.shared_indicators import atr_by_period
+from trading.engine.indicators import realized_volatility
 from trading.engine.market import Bars
 from trading.engine.strategy import Param, ParamSpace, Signals
 
@@ -50,14 +52,23 @@ class AtrStopLoss(Seed):
     )
 
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
-        range_fraction = atr(bars.high, bars.low, bars.close, params["atr_period"]) / bars.close
+        return self.compute_many(bars, [params])[0]
+
+    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+        """Each ATR period the parameter sets need computed once, all together."""
+        atrs = atr_by_period(bars.high, bars.low, bars.close, [p["atr_period"] for p in params])
+        fractions = {n: values / bars.close for n, values in atrs.items()}
+        return [self._signals(len(bars), fractions[p["atr_period"]], p) for p in params]
+
+    @staticmethod
+    def _signals(n: int, range_fraction: np.ndarray, params: dict[str, Any]) -> Signals:
         stop = params["stop_mult"] * range_fraction
         stop[~(stop > 0)] = np.nan  # a zero or unknown distance is no stop at all
         take_profit = None
         if params["take_profit_mult"] > 0:
             take_profit = params["take_profit_mult"] * range_fraction
             take_profit[~(take_profit > 0)] = np.nan
-        entries, exits = no_orders(len(bars))
+        entries, exits = no_orders(n)
         trailing = params["stop_type"] == "trailing"
         return Signals(
             entries=entries,
@@ -95,9 +106,19 @@ class VolatilityScaling(Seed):
 
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         vol = realized_volatility(bars.close, params["vol_window"], annualisation(bars))
+        return self._signals(len(bars), vol, params)
+
+    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+        """Each volatility window the parameter sets need computed once."""
+        vols = {n: realized_volatility(bars.close, n, annualisation(bars))
+                for n in {p["vol_window"] for p in params}}
+        return [self._signals(len(bars), vols[p["vol_window"]], p) for p in params]
+
+    @staticmethod
+    def _signals(n: int, vol: np.ndarray, params: dict[str, Any]) -> Signals:
         max_size = params["max_size"]
         with np.errstate(divide="ignore", invalid="ignore"):
             size = np.minimum(params["target_vol"] / vol, max_size)
         size[vol == 0] = max_size
-        entries, exits = no_orders(len(bars))
+        entries, exits = no_orders(n)
         return Signals(entries=entries, exits=exits, size=size)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -64,6 +64,12 @@ class Seed(ABC):
     @abstractmethod
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         """Signals for already validated parameters."""
+
+    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+        """`compute` of each (already validated) parameter set, in order. Seeds whose
+        parameter sets share work (an indicator at one period) override it with a faster
+        path giving the same signals."""
+        return [self.compute(bars, p) for p in params]
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly description for the registry, dashboard and API."""

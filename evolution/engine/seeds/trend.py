@@ -6,18 +6,15 @@ are causal); nothing fires while an indicator is warming up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from evolution.engine.seeds.crossings import (
-    became_true,
-    crossed_above,
-    crossed_below,
-    exits_without_entries,
-)
+from evolution.engine.seeds.crossings import band_crossings, became_true, exits_without_entries
 from evolution.engine.seeds.seed import ALLOW_SHORT, Seed, no_orders
-from trading.engine.indicators import ema, ichimoku, sma
+from evolution.engine.seeds.shared_indicators import ema_by_period
+from trading.engine.indicators import ichimoku, sma
 from trading.engine.market import Bars
 from trading.engine.strategy import Param, ParamSpace, Signals
 
@@ -48,11 +45,19 @@ class EmaCrossover(Seed):
     )
 
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
-        fast_n, slow_n = sorted((params["fast_period"], params["slow_period"]))
-        fast, slow = ema(bars.close, fast_n), ema(bars.close, slow_n)
-        spread = (fast - slow) / slow  # identically 0 when the periods are equal
-        band = params["band"]
-        entries, exits = crossed_above(spread, band), crossed_below(spread, -band)
+        return self.compute_many(bars, [params])[0]
+
+    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+        """Every EMA period the parameter sets need computed once, all together."""
+        pairs = [sorted((p["fast_period"], p["slow_period"])) for p in params]
+        emas = ema_by_period(bars.close, [n for pair in pairs for n in pair])
+        return [self._signals(emas[fast_n], emas[slow_n], p)
+                for (fast_n, slow_n), p in zip(pairs, params, strict=True)]
+
+    @staticmethod
+    def _signals(fast: np.ndarray, slow: np.ndarray, params: dict[str, Any]) -> Signals:
+        # the spread (fast - slow) / slow is identically 0 when the periods are equal
+        entries, exits = band_crossings(fast, slow, params["band"])
         if not params["allow_short"]:
             return Signals(entries=entries, exits=exits)
         return Signals(
