@@ -64,8 +64,8 @@ from trading.engine.execution.order_lookup import find_by_client_id
 from trading.engine.execution.protocol import (
     Balance,
     DuplicateClientOrderId,
-    ExecutionError,
     UnknownOrder,
+    known_submission,
     same_terms,
 )
 from trading.engine.execution.rate_limit import TokenBucket
@@ -126,15 +126,9 @@ class CcxtExecutor:
     # -- Executor port -----------------------------------------------------------------------
 
     def submit(self, order: Order) -> Order:
-        known = self._orders.get(order.client_order_id)
+        known = known_submission(self._orders, order)
         if known is not None:
-            if not same_terms(known, order):
-                raise DuplicateClientOrderId(
-                    f"client order id {order.client_order_id} already used by another order"
-                )
             return known
-        if order.status is not OrderStatus.PENDING:
-            raise ExecutionError(f"only PENDING orders can be submitted, got {order.status.value}")
         problem = self._admission_problem(order)
         if problem:
             return self._finish_call(self._record(order.reject(self._now(order), problem)))

@@ -41,7 +41,7 @@ from trading.engine.execution.protocol import (
     DuplicateClientOrderId,
     ExecutionError,
     UnknownOrder,
-    same_terms,
+    known_submission,
 )
 from trading.engine.feeds import Candle, PathOrder, Tick, intrabar_path
 from trading.engine.instruments import Instrument
@@ -78,15 +78,9 @@ class PaperExecutor:
     # -- Executor port -----------------------------------------------------------------------
 
     def submit(self, order: Order) -> Order:
-        known = self._orders.get(order.client_order_id)
+        known = known_submission(self._orders, order)
         if known is not None:
-            if not same_terms(known, order):
-                raise DuplicateClientOrderId(
-                    f"client order id {order.client_order_id} already used by another order"
-                )
             return known
-        if order.status is not OrderStatus.PENDING:
-            raise ExecutionError(f"only PENDING orders can be submitted, got {order.status.value}")
         placed = order.submit(
             self.clock.now_ms(), exchange_order_id=f"paper-{order.client_order_id}"
         )

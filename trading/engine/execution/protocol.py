@@ -13,11 +13,13 @@ Guarantees of any `Executor`:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from trading.engine.orders.model import Order
+from trading.engine.orders.state import OrderStatus
 
 
 class ExecutionError(RuntimeError):
@@ -76,3 +78,22 @@ def _terms(order: Order) -> tuple[object, ...]:
         price,
         order.reduce_only,
     )
+
+
+def known_submission(orders: Mapping[str, Order], order: Order) -> Order | None:
+    """What `submit` answers for an order whose client id is already known (the
+    stored order: a retry never doubles it), or None for a new, PENDING order.
+
+    Raises DuplicateClientOrderId when the id is taken by an order with other terms,
+    and ExecutionError when a new order is not PENDING.
+    """
+    known = orders.get(order.client_order_id)
+    if known is not None:
+        if not same_terms(known, order):
+            raise DuplicateClientOrderId(
+                f"client order id {order.client_order_id} already used by another order"
+            )
+        return known
+    if order.status is not OrderStatus.PENDING:
+        raise ExecutionError(f"only PENDING orders can be submitted, got {order.status.value}")
+    return None
