@@ -93,11 +93,13 @@ def status(request):
 def _mount_routers() -> None:
     # The one place in `organism` that composes every app's API.
     from backtests.api import router as backtests_router
+    from evolution.api import router as evolution_router
     from trading.api import router as trading_market_router
 
     api.add_router("/", trading_market_router)
     api.add_router("/backtests", backtests_router)
     api.add_router("/trading", "trading.api_sessions.router")
+    api.add_router("/", evolution_router)
 
 
 _mount_routers()

@@ -15,4 +15,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("trading.urls")),
     path("backtests/", include("backtests.urls")),
+    path("evolution/", include("evolution.urls")),
 ]
