@@ -38,16 +38,21 @@ from backtests.services import (
     backtest_create,
     backtest_rerun,
 )
+from trading.api_common import (
+    INSTANT_HELP,
+    CreatedOut,
+    FieldErrorsOut,
+    Instant,
+    InstrumentRefOut,
+    field_errors,
+)
 from trading.engine.market import TIMEFRAME_MS
-from trading.instants import parse_instant
-from trading.models import ms_to_datetime
 
 router = Router(tags=["backtests"])
 
 MAX_DB_ID = 2**63 - 1
 MAX_PAGE = 500
 MAX_COMPARE = 10
-INSTANT_HELP = "ISO 8601 date or date-time (UTC when no offset) or epoch milliseconds"
 
 
 # --- Schemas ---------------------------------------------------------------------------------
@@ -71,8 +76,8 @@ class BacktestIn(Schema):
                                    description="Parameter values; missing ones take defaults")
     instrument_ids: list[int] = Field(min_length=1, max_length=20)
     timeframe: str = Field("1h", description=f"One of {', '.join(TIMEFRAME_MS)}")
-    start: datetime = Field(description=f"{INSTANT_HELP}; inclusive")
-    end: datetime = Field(description=f"{INSTANT_HELP}; exclusive")
+    start: Instant = Field(description=f"{INSTANT_HELP}; inclusive")
+    end: Instant = Field(description=f"{INSTANT_HELP}; exclusive")
     initial_cash: float = Field(10_000.0, gt=0)
     costs: CostsIn = Field(default_factory=CostsIn)
     sizing: SizingIn = Field(default_factory=SizingIn)
@@ -87,33 +92,8 @@ class BacktestIn(Schema):
         "replaying the candles with the paper executor; see the options engine, risk_profile "
         "and strategy_weight)")
 
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _instant(cls, value: object) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            raise ValueError(INSTANT_HELP)
-        return ms_to_datetime(parse_instant(value))
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            return ms_to_datetime(parse_instant(value.isoformat()))
-        return value
 
 
-class CreatedOut(Schema):
-    id: int
-    status: str
-
-
-class InstrumentRefOut(Schema):
-    id: int
-    exchange: str
-    symbol: str
-    market_type: str
 
 
 class MetricsOut(Schema):
@@ -263,14 +243,6 @@ class ErrorOut(Schema):
     detail: str
 
 
-class FieldErrorOut(Schema):
-    loc: list[str] = Field(description='e.g. ["body", "payload", "params", "fast"]')
-    msg: str
-    type: str
-
-
-class FieldErrorsOut(Schema):
-    detail: list[FieldErrorOut]
 
 
 # --- Helpers ---------------------------------------------------------------------------------
@@ -299,11 +271,6 @@ def session_out(session: BacktestSession) -> dict[str, Any]:
         "metrics": {**metrics, "lookahead_passed": session.lookahead_passed},
     }
 
-
-def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """Service field errors located like ninja's own body errors (body, payload, field...)."""
-    return [{"loc": ["body", "payload", *key.split(".")], "msg": "; ".join(messages),
-             "type": "value_error"} for key, messages in exc.message_dict.items()]
 
 
 def _completed_result(session: BacktestSession) -> BacktestResult:

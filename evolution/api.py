@@ -18,7 +18,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import field_validator
 
 from evolution.engine.seeds import describe_seeds
 from evolution.models import EvolutionRun, Strategy
@@ -37,14 +36,19 @@ from evolution.services import (
     evolution_run_create,
     evolution_run_stop,
 )
+from trading.api_common import (
+    INSTANT_HELP,
+    CreatedOut,
+    FieldErrorsOut,
+    Instant,
+    InstrumentRefOut,
+    field_errors,
+)
 from trading.engine.market import TIMEFRAME_MS
-from trading.instants import parse_instant
-from trading.models import ms_to_datetime
 
 router = Router(tags=["evolution"])
 
 MAX_PAGE = 500
-INSTANT_HELP = "ISO 8601 date or date-time (UTC when no offset) or epoch milliseconds"
 RunStatus = Literal["pending", "running", "completed", "failed", "stopped"]
 
 
@@ -61,8 +65,8 @@ class RunIn(Schema):
                                     description="Seeds genomes may use (GET /seeds); default all")
     instrument_ids: list[int] = Field(min_length=1, max_length=10)
     timeframe: str = Field("1h", description=f"One of {', '.join(TIMEFRAME_MS)}")
-    start: datetime = Field(description=f"{INSTANT_HELP}; inclusive")
-    end: datetime = Field(description=f"{INSTANT_HELP}; exclusive")
+    start: Instant = Field(description=f"{INSTANT_HELP}; inclusive")
+    end: Instant = Field(description=f"{INSTANT_HELP}; exclusive")
     split: list[float] | None = Field(None, description="In-sample / out-of-sample / "
                                       "walk-forward fractions (default 0.6, 0.2, 0.2)")
     population: int = Field(50, description="4 to 1,000 genomes per generation")
@@ -77,33 +81,8 @@ class RunIn(Schema):
     validate_top: int = Field(10, description="Best strategies validated IS / OOS / WF at the end")
     hall_of_fame_size: int = Field(10, description="Best strategies kept by combined score")
 
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _instant(cls, value: object) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            raise ValueError(INSTANT_HELP)
-        return ms_to_datetime(parse_instant(value))
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            return ms_to_datetime(parse_instant(value.isoformat()))
-        return value
 
 
-class CreatedOut(Schema):
-    id: int
-    status: str
-
-
-class InstrumentRefOut(Schema):
-    id: int
-    exchange: str
-    symbol: str
-    market_type: str
 
 
 class RunOut(Schema):
@@ -238,14 +217,6 @@ class ErrorOut(Schema):
     detail: str
 
 
-class FieldErrorOut(Schema):
-    loc: list[str]
-    msg: str
-    type: str
-
-
-class FieldErrorsOut(Schema):
-    detail: list[FieldErrorOut]
 
 
 # --- Helpers ---------------------------------------------------------------------------------
@@ -270,11 +241,6 @@ def run_out(run: EvolutionRun) -> dict[str, Any]:
         "created_by": run.created_by.get_username() if run.created_by else None,
     }
 
-
-def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """Service field errors located like ninja's own body errors (body, payload, field...)."""
-    return [{"loc": ["body", "payload", *key.split(".")], "msg": "; ".join(messages),
-             "type": "value_error"} for key, messages in exc.message_dict.items()]
 
 
 def strategy_out(strategy: Strategy) -> dict[str, Any]:
