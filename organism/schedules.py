@@ -47,10 +47,20 @@ def schedule_ensure(schedule: Schedule) -> bool:
     return created
 
 
+def _beat_tables_exist(using: str) -> bool:
+    from django.db import connections
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    tables = set(connections[using].introspection.table_names())
+    return {PeriodicTask._meta.db_table, IntervalSchedule._meta.db_table} <= tables
+
+
 def on_migrate(app_config, schedules: tuple[Schedule, ...]) -> None:
     """Create `schedules` after this app's migrations have run."""
 
-    def create(sender, **kwargs) -> None:
+    def create(sender, using="default", **kwargs) -> None:
+        if not _beat_tables_exist(using):  # e.g. `migrate <one app>` on a fresh database
+            return
         for schedule in schedules:
             schedule_ensure(schedule)
 

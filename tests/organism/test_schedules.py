@@ -34,3 +34,18 @@ def test_it_creates_a_new_entry_once():
     assert schedule_ensure(entry) is False
     stored = PeriodicTask.objects.get(name="Nightly thing")
     assert (stored.enabled, stored.kwargs, stored.interval.every) == (False, '{"a": 1}', 86_400)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_one_app_before_the_beat_tables_exist_does_not_fail():
+    # given a database where django_celery_beat is not migrated yet
+    from django.core.management import call_command
+
+    call_command("migrate", "django_celery_beat", "zero", verbosity=0)
+    try:
+        # when another app is migrated (post_migrate fires for every app)
+        call_command("migrate", "trading", verbosity=0)
+    finally:
+        call_command("migrate", verbosity=0)
+    # then migrate finished, and the entries exist once the beat tables do
+    assert PeriodicTask.objects.filter(task="trading.sessions_tick").exists()
