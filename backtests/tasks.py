@@ -12,7 +12,6 @@ BACKTEST_SOFT_TIME_LIMIT = BACKTEST_TIME_LIMIT - 60
 
 @shared_task(
     name="backtests.run",
-    queue="backtests",
     time_limit=BACKTEST_TIME_LIMIT,
     soft_time_limit=BACKTEST_SOFT_TIME_LIMIT,
     acks_late=True,
@@ -25,7 +24,7 @@ def backtest_run(session_id: int) -> None:
     backtest_execute(session_id=session_id)
 
 
-@shared_task(name="backtests.recover", queue="default", time_limit=120)
+@shared_task(name="backtests.recover", time_limit=120)
 def backtests_recover_task() -> dict:
     """Beat: requeue sessions whose worker died or whose message was lost."""
     from backtests.services import backtests_recover

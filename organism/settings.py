@@ -161,6 +161,15 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 ORGANISM_QUEUES = ("trading", "backtests", "evolution", "default")
+# Each app's tasks go to its own queue, except light housekeeping on `default`
+# (exact names are matched before patterns).
+CELERY_TASK_ROUTES = {
+    "trading.candles_sync": {"queue": "default"},
+    "backtests.recover": {"queue": "default"},
+    "trading.*": {"queue": "trading"},
+    "backtests.*": {"queue": "backtests"},
+    "evolution.*": {"queue": "evolution"},
+}
 
 # --- Auth -------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -14,7 +14,6 @@ SYNC_MAX_RETRIES = 3
 @shared_task(
     bind=True,
     name="trading.candles_sync",
-    queue="default",
     time_limit=900,
     soft_time_limit=840,
     max_retries=SYNC_MAX_RETRIES,
@@ -55,7 +54,6 @@ STEP_MAX_RETRIES = 5
 @shared_task(
     bind=True,
     name="trading.session_step",
-    queue="trading",
     time_limit=STEP_TIME_LIMIT,
     soft_time_limit=STEP_TIME_LIMIT - 10,
     max_retries=STEP_MAX_RETRIES,
@@ -82,7 +80,7 @@ def session_step(self, session_id: int) -> dict:
     return {"outcome": result.outcome, "candles": result.candles, "status": result.status}
 
 
-@shared_task(name="trading.sessions_tick", queue="trading", time_limit=60, acks_late=True)
+@shared_task(name="trading.sessions_tick", time_limit=60, acks_late=True)
 def sessions_tick() -> dict:
     """Beat: enqueue a step for sessions whose step chain was lost (a killed worker)."""
     from trading.services.session_loop import sessions_tick as tick

@@ -197,8 +197,10 @@ def test_the_task_runs_after_commit(create_kwargs, settings, django_capture_on_c
 
 def test_the_task_is_named_queued_and_time_limited_as_operators_route_it():
     from backtests.tasks import backtest_run
+    from organism.celery import app
 
-    assert backtest_run.name == "backtests.run" and backtest_run.queue == "backtests"
+    assert backtest_run.name == "backtests.run"
+    assert app.amqp.router.route({}, backtest_run.name)["queue"].name == "backtests"
     assert backtest_run.acks_late and backtest_run.soft_time_limit < backtest_run.time_limit
 
 
