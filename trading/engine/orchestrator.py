@@ -6,7 +6,9 @@ Guarantees:
   vote always completes with the remaining agents.
 - Inline mode (the default) runs agents one after another and measures each
   with the injected `timer`; a result that took longer than `budget_s` is
-  discarded. With a fake timer this is fully deterministic.
+  discarded. With a fake timer this is fully deterministic. An agent's first
+  call is held to no budget: it carries one-off costs (compiling or loading
+  its numba kernels, filling its caches) that later calls do not pay.
 - Guarded mode (`hard_timeout_s` set) runs each agent on its own daemon worker
   thread and stops waiting at the deadline, so an agent that hangs cannot stall
   the loop; while it is still stuck it is skipped as busy in later votes.
@@ -155,6 +157,7 @@ class Orchestrator:
         self._check_names(self._enabled)
         self._accuracy: dict[str, AccuracyRecord] = {}
         self._workers: dict[str, _AgentWorker] = {}
+        self._answered: set[str] = set()  # agents past their first call, which has no budget
 
     # -- configuration -------------------------------------------------
     @property
@@ -263,13 +266,15 @@ class Orchestrator:
         return outcomes
 
     def _judge(self, name: str, result: object, seconds: float) -> _Outcome:
+        first_call = name not in self._answered
+        self._answered.add(name)
         if isinstance(result, Exception):
             reason = f"error: {type(result).__name__}: {result}"
             return None, AgentExclusion(name, reason, seconds), seconds
         if not isinstance(result, AgentSignal):
             reason = f"invalid signal: returned {type(result).__name__}"
             return None, AgentExclusion(name, reason, seconds), seconds
-        if seconds > self._budget_s:
+        if seconds > self._budget_s and not first_call:
             reason = (
                 f"over budget: took {seconds * 1000:.1f} ms, budget {self._budget_s * 1000:.1f} ms"
             )

@@ -98,10 +98,11 @@ def test_a_failing_agent_is_excluded_and_logged_but_the_vote_completes(caplog):
 
 
 def test_a_slow_agent_is_excluded_deterministically_with_an_injected_timer():
-    # given a budget of 50 ms and an agent that takes 2 s of (fake) time
+    # given a budget of 50 ms and an agent that takes 2 s of (fake) time, past its first call
     timer = FakeTimer()
     slow = SlowAgent("slow", timer, seconds=2.0)
     orchestrator = Orchestrator([FixedAgent("a"), slow], budget_s=0.05, timer=timer)
+    orchestrator.vote(SNAPSHOT)
     # when
     vote = orchestrator.vote(SNAPSHOT)
     # then its (very sure) sell is discarded and the buyer decides
@@ -109,6 +110,23 @@ def test_a_slow_agent_is_excluded_deterministically_with_an_injected_timer():
     assert vote.excluded[0].agent == "slow"
     assert vote.excluded[0].reason == "over budget: took 2000.0 ms, budget 50.0 ms"
     assert vote.elapsed_s == {"a": 0.0, "slow": 2.0}
+
+
+def test_an_agents_first_call_has_no_budget():
+    # given an agent whose first call pays 2 s of one-off costs (JIT compilation) and then 10 ms
+    timer = FakeTimer()
+    slow = SlowAgent("jit", timer, seconds=2.0)
+    orchestrator = Orchestrator([FixedAgent("a"), slow], budget_s=0.05, timer=timer)
+    # when it votes the first time, its sell counts although it was slow
+    first = orchestrator.vote(SNAPSHOT)
+    assert first.excluded == () and first.elapsed_s["jit"] == 2.0
+    assert first.signal_of("jit") is not None
+    # and when it is quick afterwards, it keeps counting
+    slow.seconds = 0.01
+    assert orchestrator.vote(SNAPSHOT).excluded == ()
+    # but a later slow call is held to the budget
+    slow.seconds = 0.06
+    assert [e.agent for e in orchestrator.vote(SNAPSHOT).excluded] == ["jit"]
 
 
 def test_an_agent_within_budget_counts():
