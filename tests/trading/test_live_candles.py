@@ -45,7 +45,9 @@ def _session_headers(client, user) -> list[tuple[bytes, bytes]]:
 
 
 def _unique_close() -> float:
-    return round(random.uniform(10_000, 90_000), 1) + 0.5
+    """A close with a fractional part, so its page text ("56,224.5") is one known form (a
+    whole close showed as "56,224", which "56,224." never matched)."""
+    return random.randint(10_000, 90_000) + 0.5
 
 
 def _store_candle(instrument, close: float, *, commit: bool = True) -> None:
