@@ -72,8 +72,9 @@ class RunIn(Schema):
     population: int = Field(50, description="4 to 1,000 genomes per generation")
     generations: int = Field(20, description="1 to 500, the random first one included")
     batch_size: int | None = Field(None, description="Genomes per worker task (default 5)")
-    objectives: list[str] | None = Field(None, description="sharpe, consistency, max_drawdown, "
-                                         "turnover (NSGA-II uses all four)")
+    objectives: list[str] | None = Field(None, description="What NSGA-II ranks on, among "
+                                         "sharpe, consistency, max_drawdown, turnover "
+                                         "(default all four)")
     costs: CostsIn | None = Field(None, description="Default: maker 0.02%, taker 0.05%, "
                                   "slippage 0.05%")
     random_seed: int = Field(42, description="Same seed, same configuration: same run")

@@ -67,7 +67,7 @@ class EvolutionRunForm(forms.Form):
     objectives = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple, choices=list(OBJECTIVE_LABELS.items()),
         initial=list(OBJECTIVE_NAMES), required=False,
-        help_text="NSGA-II selects on all four; the combined score "
+        help_text="What NSGA-II ranks on (none ticked: all four); the combined score "
                   "0.5·Sharpe + 0.3·Consistency − 0.2·Drawdown ranks and displays")
     random_seed = forms.IntegerField(min_value=0, max_value=2**63 - 1, initial=42)
     maker_fee = _rate_field(0.0002, "Maker fee")

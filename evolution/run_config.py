@@ -33,6 +33,7 @@ from evolution.engine.ga import GAConfig
 from evolution.engine.objectives import OBJECTIVE_NAMES
 from evolution.engine.operators import GenomeSpace
 from evolution.engine.seeds import SEEDS, get_seed
+from evolution.engine.selection import check_objectives
 from evolution.engine.validation import SplitWindows
 from evolution.market_data import candle_counts, dataset_spec, instruments_by_ids
 from trading.engine.market import TIMEFRAME_MS
@@ -115,15 +116,10 @@ def _seed_errors(seeds: Sequence[str] | None) -> tuple[tuple[str, ...], dict[str
 
 
 def _objective_errors(objectives: Sequence[str] | None) -> tuple[tuple[str, ...], dict]:
-    names = tuple(objectives) if objectives else OBJECTIVE_NAMES
-    unknown = [n for n in names if n not in OBJECTIVE_NAMES]
-    if unknown:
-        return (), {"objectives": f"unknown objectives {unknown}; known: "
-                                  f"{', '.join(OBJECTIVE_NAMES)}"}
-    if set(names) != set(OBJECTIVE_NAMES):
-        return (), {"objectives": "NSGA-II selects on all four objectives together ("
-                                  f"{', '.join(OBJECTIVE_NAMES)}); a subset is not supported"}
-    return OBJECTIVE_NAMES, {}
+    try:
+        return check_objectives(objectives if objectives else OBJECTIVE_NAMES), {}
+    except ValueError as exc:
+        return (), {"objectives": str(exc)}
 
 
 def _cost_errors(costs: Mapping[str, Any] | None) -> tuple[dict[str, float], dict[str, str]]:
@@ -257,7 +253,7 @@ def engine_settings(inputs: RunInputs) -> EngineSettings:
     ga = GAConfig(
         space=GenomeSpace.from_seeds(inputs.seeds), population=inputs.population,
         generations=inputs.generations, seed=inputs.random_seed,
-        hall_of_fame_size=inputs.hall_of_fame_size,
+        hall_of_fame_size=inputs.hall_of_fame_size, objectives=inputs.objectives,
     )
     evaluation = EvaluationConfig(
         backtest=BacktestConfig(costs=Costs(**inputs.costs), allow_short=True),

@@ -31,9 +31,11 @@ from evolution.engine.diversity import Diversity
 from evolution.engine.evaluation import Evaluation
 from evolution.engine.generation_stats import GenerationStats, generation_stats
 from evolution.engine.genome import Genome
+from evolution.engine.objectives import OBJECTIVE_NAMES
 from evolution.engine.operators import GenomeSpace, crossover, mutate, random_genome
 from evolution.engine.selection import (
     HallOfFame,
+    check_objectives,
     distinct,
     ranks_and_crowding,
     select_survivors,
@@ -60,8 +62,10 @@ class GAConfig:
     reseed_fraction: float = 0.25
     hall_of_fame_size: int = 10
     pareto_limit: int = 100
+    objectives: tuple[str, ...] = OBJECTIVE_NAMES  # what NSGA-II ranks on
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "objectives", check_objectives(self.objectives))
         if self.population < 4 or self.generations < 1:
             raise ValueError("GAConfig needs population >= 4 and generations >= 1")
         for name in ("crossover_rate", "mutation_rate", "param_mutation_rate",
@@ -76,6 +80,7 @@ class GAConfig:
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k != "space"}
         data["space"] = self.space.as_dict()
+        data["objectives"] = list(self.objectives)
         return data
 
     @classmethod
@@ -145,7 +150,8 @@ class Evolution:
                 next_generation=0,
                 rng_state=_rng_state(random.Random(config.seed)),
                 hall_of_fame=HallOfFame(
-                    pareto_limit=config.pareto_limit, best_limit=config.hall_of_fame_size
+                    pareto_limit=config.pareto_limit, best_limit=config.hall_of_fame_size,
+                    objectives=config.objectives,
                 ),
             )
         elif checkpoint.config != config:
@@ -222,7 +228,8 @@ class Evolution:
         parents = self.population
         ranking = [
             (rank, crowd, e.objectives.combined)
-            for (rank, crowd), e in zip(ranks_and_crowding(parents), parents, strict=True)
+            for (rank, crowd), e in zip(ranks_and_crowding(parents, self.config.objectives),
+                                        parents, strict=True)
         ]
         children: list[Genome] = []
         while len(children) < count:
@@ -291,7 +298,8 @@ class Evolution:
         immigrants = [e for e in evaluated if e.genome.genes_hash in self._immigrants]
         others = [e for e in evaluated if e.genome.genes_hash not in self._immigrants]
         pool = distinct([*self.population, *others])
-        chosen = select_survivors(pool, size - len(immigrants), self.config.elite)
+        chosen = select_survivors(pool, size - len(immigrants), self.config.elite,
+                                  self.config.objectives)
         return chosen + immigrants
 
 

@@ -3,6 +3,10 @@
 Guarantees:
 - selection is deterministic: the same evaluations in the same order give the
   same survivors (DEAP's `selNSGA2` draws no random numbers);
+- NSGA-II ranks on the run's chosen objectives (`objectives`, names of
+  `OBJECTIVE_NAMES`, all four by default) with their directions from
+  `OBJECTIVE_WEIGHTS`; the combined score is not one of them: it only protects
+  the elite and orders the "best" table;
 - `select_survivors` keeps the `elite` best valid evaluations by combined
   score whatever NSGA-II decides, so the best combined score of a population
   never falls from one generation to the next;
@@ -13,6 +17,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +25,9 @@ from typing import Any
 from deap import base, tools
 
 from evolution.engine.evaluation import Evaluation
-from evolution.engine.objectives import OBJECTIVE_WEIGHTS
+from evolution.engine.objectives import OBJECTIVE_NAMES, OBJECTIVE_WEIGHTS
+
+Names = tuple[str, ...]
 
 
 class ObjectivesFitness(base.Fitness):
@@ -29,23 +36,46 @@ class ObjectivesFitness(base.Fitness):
     weights = OBJECTIVE_WEIGHTS
 
 
+def check_objectives(objectives: Sequence[str]) -> Names:
+    """The objectives NSGA-II ranks on, in `OBJECTIVE_NAMES` order; ValueError for none,
+    an unknown name or a repeated one."""
+    names = tuple(objectives)
+    unknown = [n for n in names if n not in OBJECTIVE_NAMES]
+    if not names or unknown or len(set(names)) != len(names):
+        raise ValueError(f"objectives must be distinct names among {', '.join(OBJECTIVE_NAMES)}"
+                         f" (at least one), got {list(names)}")
+    return tuple(n for n in OBJECTIVE_NAMES if n in names)
+
+
+@functools.cache
+def fitness_class(objectives: Names) -> type[base.Fitness]:
+    """A DEAP fitness over the objectives, each with its direction."""
+    if objectives == OBJECTIVE_NAMES:
+        return ObjectivesFitness
+    weights = tuple(OBJECTIVE_WEIGHTS[OBJECTIVE_NAMES.index(n)] for n in objectives)
+    return type("Fitness_" + "_".join(objectives), (base.Fitness,), {"weights": weights})
+
+
 class Candidate:
     """An evaluation as DEAP sees an individual (it reads `.fitness`)."""
 
     __slots__ = ("evaluation", "fitness")
 
-    def __init__(self, evaluation: Evaluation):
+    def __init__(self, evaluation: Evaluation, objectives: Names = OBJECTIVE_NAMES):
         self.evaluation = evaluation
-        self.fitness = ObjectivesFitness(evaluation.objectives.values())
+        values = evaluation.objectives.as_dict()
+        self.fitness = fitness_class(objectives)(tuple(values[n] for n in objectives))
 
 
-def candidates(evaluations: Sequence[Evaluation]) -> list[Candidate]:
-    return [Candidate(e) for e in evaluations]
+def candidates(evaluations: Sequence[Evaluation],
+               objectives: Names = OBJECTIVE_NAMES) -> list[Candidate]:
+    return [Candidate(e, objectives) for e in evaluations]
 
 
-def ranks_and_crowding(evaluations: Sequence[Evaluation]) -> list[tuple[int, float]]:
+def ranks_and_crowding(evaluations: Sequence[Evaluation],
+                       objectives: Names = OBJECTIVE_NAMES) -> list[tuple[int, float]]:
     """(front number from 0, crowding distance within the front) of each evaluation."""
-    members = candidates(evaluations)
+    members = candidates(evaluations, objectives)
     fronts = tools.sortNondominated(members, len(members))
     rank: dict[int, tuple[int, float]] = {}
     for number, front in enumerate(fronts):
@@ -72,11 +102,12 @@ def distinct(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
     return out
 
 
-def select_survivors(pool: Sequence[Evaluation], k: int, elite: int) -> list[Evaluation]:
+def select_survivors(pool: Sequence[Evaluation], k: int, elite: int,
+                     objectives: Names = OBJECTIVE_NAMES) -> list[Evaluation]:
     """NSGA-II's `k` survivors of `pool`, with the `elite` best by combined score kept."""
     if k >= len(pool):
         return list(pool)
-    chosen = [c.evaluation for c in tools.selNSGA2(candidates(pool), k)]
+    chosen = [c.evaluation for c in tools.selNSGA2(candidates(pool, objectives), k)]
     kept = {id(e) for e in chosen}
     protected = best_by_combined(pool, min(elite, k))
     protected_ids = {id(e) for e in protected}
@@ -89,12 +120,14 @@ def select_survivors(pool: Sequence[Evaluation], k: int, elite: int) -> list[Eva
     return chosen
 
 
-def pareto_front(evaluations: Sequence[Evaluation], limit: int) -> list[Evaluation]:
+def pareto_front(evaluations: Sequence[Evaluation], limit: int,
+                 objectives: Names = OBJECTIVE_NAMES) -> list[Evaluation]:
     """The non-dominated valid evaluations, thinned to `limit` by crowding distance."""
     valid = distinct([e for e in evaluations if e.ok])
     if not valid:
         return []
-    front = tools.sortNondominated(candidates(valid), len(valid), first_front_only=True)[0]
+    front = tools.sortNondominated(candidates(valid, objectives), len(valid),
+                                   first_front_only=True)[0]
     if len(front) > limit:
         front = tools.selNSGA2(front, limit)
     return [c.evaluation for c in front]
@@ -108,14 +141,17 @@ class HallOfFame:
     best: tuple[Evaluation, ...] = ()
     pareto_limit: int = 100
     best_limit: int = 10
+    objectives: Names = OBJECTIVE_NAMES  # what "non-dominated" is judged on
 
     def updated(self, evaluations: Sequence[Evaluation]) -> HallOfFame:
         lean = [e.without_returns() for e in evaluations if e.ok]
         return HallOfFame(
-            pareto=tuple(pareto_front([*self.pareto, *lean], self.pareto_limit)),
+            pareto=tuple(pareto_front([*self.pareto, *lean], self.pareto_limit,
+                                      self.objectives)),
             best=tuple(best_by_combined(distinct([*self.best, *lean]), self.best_limit)),
             pareto_limit=self.pareto_limit,
             best_limit=self.best_limit,
+            objectives=self.objectives,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +160,7 @@ class HallOfFame:
             "best": [e.to_dict() for e in self.best],
             "pareto_limit": self.pareto_limit,
             "best_limit": self.best_limit,
+            "objectives": list(self.objectives),
         }
 
     @classmethod
@@ -133,6 +170,7 @@ class HallOfFame:
             best=tuple(Evaluation.from_dict(e) for e in data.get("best", ())),
             pareto_limit=int(data.get("pareto_limit", 100)),
             best_limit=int(data.get("best_limit", 10)),
+            objectives=check_objectives(data.get("objectives", OBJECTIVE_NAMES)),
         )
 
 
@@ -140,6 +178,8 @@ __all__ = [
     "Candidate",
     "HallOfFame",
     "ObjectivesFitness",
+    "check_objectives",
+    "fitness_class",
     "best_by_combined",
     "distinct",
     "pareto_front",

@@ -104,7 +104,7 @@ def test_seeds_are_described_with_their_parameter_spaces(api_client):
         ({"start": "2030-01-01", "end": "2030-06-01"}, ["instrument_ids"], "has 0 1h bars"),
         ({"instrument_ids": [424_242]}, ["instrument_ids"], "unknown instrument"),
         ({"instrument_ids": []}, ["instrument_ids"], "at least 1"),
-        ({"objectives": ["sharpe"]}, ["objectives"], "all four"),
+        ({"objectives": ["sharpe", "profit"]}, ["objectives"], "distinct names among"),
         ({"split": [0.9, 0.05]}, ["split"], "three positive fractions"),
         ({"end": "2021-06-01"}, ["end"], "after start"),
         ({"timeframe": "2w"}, ["timeframe"], "unknown timeframe"),

@@ -58,6 +58,15 @@ def test_it_stores_a_pending_run_with_its_engine_configuration(run_kwargs, marke
     assert sorted(run.instruments.values_list("pk", flat=True)) == [m.pk for m in markets]
 
 
+def test_a_run_ranks_on_the_objectives_it_was_given(run_kwargs):
+    # when
+    run = evolution_run_create(**run_kwargs(objectives=["max_drawdown", "sharpe"]),
+                               enqueue=False)
+    # then: stored in canonical order, and the GA of the run selects on them
+    assert run.objectives == ["sharpe", "max_drawdown"]
+    assert run.ga_config["objectives"] == ["sharpe", "max_drawdown"]
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "fragment"),
     [
@@ -69,8 +78,8 @@ def test_it_stores_a_pending_run_with_its_engine_configuration(run_kwargs, marke
         ({"costs": {"taker_fee": 0.0}}, "costs.taker_fee", "always scored with costs"),
         ({"costs": {"slippage": 0.5}}, "costs.slippage", "must be in [0, 0.1)"),
         ({"costs": {"rebate": 0.1}}, "costs.rebate", "unknown cost"),
-        ({"objectives": ["sharpe"]}, "objectives", "all four objectives"),
-        ({"objectives": ["profit"]}, "objectives", "unknown objectives"),
+        ({"objectives": ["sharpe", "sharpe"]}, "objectives", "distinct names among"),
+        ({"objectives": ["profit"]}, "objectives", "distinct names among"),
         ({"split": [0.5, 0.5]}, "split", "three positive fractions"),
         ({"start": datetime(2030, 1, 1, tzinfo=UTC), "end": datetime(2030, 6, 1, tzinfo=UTC)},
          "instrument_ids", "has 0 1h bars in the in-sample span"),

@@ -50,3 +50,14 @@ def test_unknown_symbols_are_refused(markets):
     with pytest.raises(CommandError, match="population"):
         call_command("evolve", *ARGS, "--population", "1", "--serial", stdout=StringIO())
     assert not EvolutionRun.objects.exists()
+
+
+def test_it_takes_the_objectives_to_rank_on(markets):
+    # when
+    call_command("evolve", *ARGS, "--generations", "1", "--objectives", "sharpe,turnover",
+                 "--serial", stdout=StringIO())
+    # then
+    run = EvolutionRun.objects.get()
+    assert run.objectives == ["sharpe", "turnover"] and run.status == "completed"
+    with pytest.raises(CommandError, match="objectives: objectives must be distinct"):
+        call_command("evolve", *ARGS, "--objectives", "profit", "--serial", stdout=StringIO())

@@ -64,6 +64,8 @@ class Command(BaseCommand):
         parser.add_argument("--generations", type=int, default=30)
         parser.add_argument("--seed", type=int, default=42, help="random seed of the run")
         parser.add_argument("--seeds", help="comma-separated strategy seeds (default: all 12)")
+        parser.add_argument("--objectives", help="comma-separated objectives NSGA-II ranks on: "
+                            "sharpe, consistency, max_drawdown, turnover (default: all four)")
         parser.add_argument("--batch-size", type=int, help="genomes per Celery task")
         parser.add_argument("--validate-top", type=int, default=10)
         parser.add_argument("--name", default="")
@@ -114,6 +116,7 @@ class Command(BaseCommand):
                 "timeframe": options["timeframe"], "start": start, "end": end,
                 "population": options["population"], "generations": options["generations"],
                 "random_seed": options["seed"], "seeds": _csv(options["seeds"]),
+                "objectives": _csv(options["objectives"]),
                 "batch_size": options["batch_size"], "validate_top": options["validate_top"],
                 "hall_of_fame_size": max(10, options["validate_top"])}
 
