@@ -4,7 +4,9 @@ Guarantees: every function returns a bool array as long as its input; the value
 at bar t reads bars t and t-1 only; any NaN among the values compared gives
 False (an indicator still warming up never fires a signal). `band_crossings`
 is `crossed_above` / `crossed_below` of a relative spread in one compiled pass,
-with the same values.
+with the same values; `zone_events` is the crossings and zone masks of an
+oscillator against two levels in one compiled pass, with the values the
+separate functions give.
 """
 
 from __future__ import annotations
@@ -75,3 +77,41 @@ def band_crossings(
             below[t] = spread < -band and previous >= -band
             previous = spread
     return above, below
+
+
+@numba.njit(cache=True, error_model="numpy")
+def zone_events(
+    x: np.ndarray, low: float, high: float, on_leaving: bool, shorts: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An oscillator's trades against its `low` and `high` levels, in one pass:
+    (entries, exits, short_entries, short_exits, x < high, x > low), where
+    entries = crossed_above(x, low) if `on_leaving` else crossed_below(x, low),
+    short_entries = crossed_below(x, high) if `on_leaving` else crossed_above(x, high),
+    exits = exits_without_entries(crossed_above(x, high), entries) and
+    short_exits = exits_without_entries(crossed_below(x, low), short_entries); the two
+    short arrays are empty unless `shorts`."""
+    n = x.shape[0]
+    m = n if shorts else 0
+    entries, exits = np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_)
+    short_entries, short_exits = np.zeros(m, dtype=np.bool_), np.zeros(m, dtype=np.bool_)
+    below_high, above_low = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
+    previous = x[0] if n else 0.0
+    for t in range(n):
+        value = x[t]
+        below_high[t] = value < high
+        above_low[t] = value > low
+        if t == 0:
+            continue
+        up_low = value > low and previous <= low
+        down_low = value < low and previous >= low
+        up_high = value > high and previous <= high
+        down_high = value < high and previous >= high
+        entry = up_low if on_leaving else down_low
+        entries[t] = entry
+        exits[t] = up_high and not entry
+        if shorts:
+            short_entry = down_high if on_leaving else up_high
+            short_entries[t] = short_entry
+            short_exits[t] = down_low and not short_entry
+        previous = value
+    return entries, exits, short_entries, short_exits, below_high, above_low

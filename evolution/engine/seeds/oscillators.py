@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from evolution.engine.seeds.crossings import crossed_above, crossed_below, exits_without_entries
-from evolution.engine.seeds.seed import ALLOW_SHORT, Seed
-from trading.engine.indicators import rsi, stochastic
+from evolution.engine.seeds.crossings import zone_events
+from evolution.engine.seeds.extremes import stochastic_blocks
+from evolution.engine.seeds.seed import ALLOW_SHORT, Seed, event_signals
+from evolution.engine.seeds.shared_indicators import rsi_by_period
+from trading.engine.indicators.inputs import as_series, check_period
 from trading.engine.market import Bars
 from trading.engine.strategy import Param, ParamSpace, Signals
 
@@ -53,24 +55,24 @@ class RsiFilter(Seed):
     )
 
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
-        return self._signals(rsi(bars.close, params["period"]), params)
+        return self.compute_many(bars, [params])[0]
 
     def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
-        """Each RSI period the parameter sets need computed once."""
-        strengths = {n: rsi(bars.close, n) for n in {p["period"] for p in params}}
+        """Each RSI period the parameter sets need computed once, all together."""
+        strengths = rsi_by_period(bars.close, [p["period"] for p in params])
         return [self._signals(strengths[p["period"]], p) for p in params]
 
     @staticmethod
     def _signals(strength: np.ndarray, params: dict[str, Any]) -> Signals:
-        low, high = params["oversold"], params["overbought"]
-        if params["entry_trigger"] == "leave_oversold":
-            entries, short_entries = crossed_above(strength, low), crossed_below(strength, high)
-        else:
-            entries, short_entries = crossed_below(strength, low), crossed_above(strength, high)
         # a one-bar jump from oversold to overbought would both enter and exit: entry wins
-        exits = exits_without_entries(crossed_above(strength, high), entries)
-        short_exits = exits_without_entries(crossed_below(strength, low), short_entries)
-        extras = {"allow": strength < high, "allow_short": strength > low}
+        entries, exits, short_entries, short_exits, allow, allow_short = zone_events(
+            strength,
+            float(params["oversold"]),
+            float(params["overbought"]),
+            params["entry_trigger"] == "leave_oversold",
+            bool(params["allow_short"]),
+        )
+        extras = {"allow": allow, "allow_short": allow_short}
         if not params["allow_short"]:
             return Signals(entries=entries, exits=exits, extras=extras)
         return Signals(
@@ -117,23 +119,17 @@ class StochasticOscillator(Seed):
     )
 
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
-        k, d = stochastic(
-            bars.high,
-            bars.low,
-            bars.close,
-            params["k_period"],
-            params["smooth_k"],
-            params["d_period"],
-        )
-        up, down = crossed_above(k, d), crossed_below(k, d)
-        low, high = params["oversold"], params["overbought"]
-        entries, short_entries = up & (d < low), down & (d > high)
-        if params["exit_rule"] == "any_cross":
-            exits, short_exits = down, up
-        else:
-            exits, short_exits = down & (d > high), up & (d < low)
-        if not params["allow_short"]:
-            return Signals(entries=entries, exits=exits)
-        return Signals(
-            entries=entries, exits=exits, short_entries=short_entries, short_exits=short_exits
-        )
+        return self.compute_many(bars, [params])[0]
+
+    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+        """Each fast %K, slow %K and %D computed once for the blocks that share it, from
+        one table of the highs and one of the lows (`extremes.stochastic_blocks`)."""
+        settings = np.array(
+            [(check_period(p["k_period"], "k"), check_period(p["smooth_k"], "smooth_k"),
+              check_period(p["d_period"], "d"), p["oversold"], p["overbought"],
+              p["exit_rule"] == "any_cross", bool(p["allow_short"])) for p in params],
+            dtype=np.float64,
+        ).reshape(len(params), 7)
+        blocks = stochastic_blocks(as_series(bars.close, "close"), as_series(bars.high, "high"),
+                                   as_series(bars.low, "low"), settings)
+        return [event_signals(rows) for rows in blocks]

@@ -2,7 +2,11 @@
 
 Guarantees: stops and sizes at bar t read bars 0..t only; stops are positive
 fractions of the entry price or NaN (no stop) while ATR warms up; sizes are in
-[0, max_size] or NaN (engine default) while volatility warms up.
+[0, max_size] or NaN (engine default) while volatility warms up. The entries and
+exits of these blocks are `no_orders`' shared read-only arrays. `compute_many`
+computes each indicator period once and each block's output in one compiled pass,
+with the values of `atr(...) / close` and `realized_volatility` followed by numpy's
+element-wise steps.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numba
 import numpy as np
 
 from evolution.engine.seeds.seed import Seed, annualisation, no_orders
-from evolution.engine.seeds.shared_indicators import atr_by_period
-from trading.engine.indicators import realized_volatility
+from evolution.engine.seeds.shared_indicators import atr_by_period, realized_volatility_by_window
+from trading.engine.indicators.inputs import as_series
 from trading.engine.market import Bars
 from trading.engine.strategy import Param, ParamSpace, Signals
 
@@ -56,26 +61,27 @@ class AtrStopLoss(Seed):
 
     def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
         """Each ATR period the parameter sets need computed once, all together."""
+        if not params:
+            return []
         atrs = atr_by_period(bars.high, bars.low, bars.close, [p["atr_period"] for p in params])
-        fractions = {n: values / bars.close for n, values in atrs.items()}
-        return [self._signals(len(bars), fractions[p["atr_period"]], p) for p in params]
+        close = as_series(bars.close, "close")
+        return [self._signals(atrs[p["atr_period"]], close, p) for p in params]
 
     @staticmethod
-    def _signals(n: int, range_fraction: np.ndarray, params: dict[str, Any]) -> Signals:
-        stop = params["stop_mult"] * range_fraction
-        stop[~(stop > 0)] = np.nan  # a zero or unknown distance is no stop at all
-        take_profit = None
-        if params["take_profit_mult"] > 0:
-            take_profit = params["take_profit_mult"] * range_fraction
-            take_profit[~(take_profit > 0)] = np.nan
-        entries, exits = no_orders(n)
+    def _signals(atr: np.ndarray, close: np.ndarray, params: dict[str, Any]) -> Signals:
+        with_take_profit = params["take_profit_mult"] > 0
+        stop, take_profit = _stop_distances(
+            atr, close, float(params["stop_mult"]), float(params["take_profit_mult"]),
+            with_take_profit,
+        )
+        entries, exits = no_orders(len(close))
         trailing = params["stop_type"] == "trailing"
         return Signals(
             entries=entries,
             exits=exits,
             sl_stop=None if trailing else stop,
             tsl_stop=stop if trailing else None,
-            tp_stop=take_profit,
+            tp_stop=take_profit if with_take_profit else None,
         )
 
 
@@ -105,20 +111,55 @@ class VolatilityScaling(Seed):
     )
 
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
-        vol = realized_volatility(bars.close, params["vol_window"], annualisation(bars))
-        return self._signals(len(bars), vol, params)
+        return self.compute_many(bars, [params])[0]
 
     def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
-        """Each volatility window the parameter sets need computed once."""
-        vols = {n: realized_volatility(bars.close, n, annualisation(bars))
-                for n in {p["vol_window"] for p in params}}
-        return [self._signals(len(bars), vols[p["vol_window"]], p) for p in params]
+        """Log returns computed once, each volatility window once."""
+        if not params:
+            return []
+        vols = realized_volatility_by_window(
+            bars.close, [p["vol_window"] for p in params], annualisation(bars)
+        )
+        entries, exits = no_orders(len(bars))
+        return [
+            Signals(
+                entries=entries,
+                exits=exits,
+                size=_sizes(vols[p["vol_window"]], float(p["target_vol"]), float(p["max_size"])),
+            )
+            for p in params
+        ]
 
-    @staticmethod
-    def _signals(n: int, vol: np.ndarray, params: dict[str, Any]) -> Signals:
-        max_size = params["max_size"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            size = np.minimum(params["target_vol"] / vol, max_size)
-        size[vol == 0] = max_size
-        entries, exits = no_orders(n)
-        return Signals(entries=entries, exits=exits, size=size)
+
+@numba.njit(cache=True, error_model="numpy")
+def _sizes(vol: np.ndarray, target_vol: float, max_size: float) -> np.ndarray:
+    """np.minimum(target_vol / vol, max_size) (NaN if either is NaN; the second on a tie),
+    and max_size where vol == 0."""
+    size = np.empty(vol.shape[0])
+    for t in range(vol.shape[0]):
+        ratio = target_vol / vol[t]
+        size[t] = ratio if ratio < max_size or ratio != ratio else max_size
+        if vol[t] == 0:
+            size[t] = max_size
+    return size
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _stop_distances(
+    atr: np.ndarray, close: np.ndarray, stop_mult: float, take_profit_mult: float,
+    with_take_profit: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(stop_mult * (atr / close), take_profit_mult * (atr / close)), NaN wherever a value
+    is not positive (a zero or unknown distance is no stop at all); the take-profit is
+    empty unless asked for."""
+    n = close.shape[0]
+    stop = np.empty(n)
+    take_profit = np.empty(n if with_take_profit else 0)
+    for t in range(n):
+        fraction = atr[t] / close[t]
+        distance = stop_mult * fraction
+        stop[t] = distance if distance > 0 else np.nan
+        if with_take_profit:
+            distance = take_profit_mult * fraction
+            take_profit[t] = distance if distance > 0 else np.nan
+    return stop, take_profit

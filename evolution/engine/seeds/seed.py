@@ -84,9 +84,31 @@ class Seed(ABC):
         }
 
 
+_NEVER = np.zeros(0, dtype=bool)
+_NEVER.flags.writeable = False
+
+
 def no_orders(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Entries and exits that never fire, for filter, exit and sizing seeds."""
-    return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    """Entries and exits that never fire, for filter, exit and sizing seeds.
+
+    Both are read-only views of one shared all-False array (nothing writes into a
+    block's signals, and fresh memory is expensive to touch), grown when a longer
+    one is asked for."""
+    global _NEVER
+    never = _NEVER
+    if len(never) < n:
+        never = np.zeros(max(n, 2 * len(never)), dtype=bool)
+        never.flags.writeable = False
+        _NEVER = never
+    return never[:n], never[:n]
+
+
+def event_signals(rows: Sequence[np.ndarray] | np.ndarray) -> Signals:
+    """The signals of a compiled block's rows: (entries, exits), or (entries, exits,
+    short entries, short exits) when the block trades short."""
+    if len(rows) == 2:
+        return Signals(entries=rows[0], exits=rows[1])
+    return Signals(entries=rows[0], exits=rows[1], short_entries=rows[2], short_exits=rows[3])
 
 
 def annualisation(bars: Bars) -> float:

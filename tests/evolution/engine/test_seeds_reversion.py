@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from evolution.engine.seeds import get_seed
-from evolution.engine.seeds.reversion import bars_into_session
+from evolution.engine.seeds.reversion import SESSION_OFFSET_MS
 from tests.evolution.engine.seed_fixtures import bars_from_closes
+from tests.evolution.engine.seed_oracles import bars_into_session
 
 CHOP = list(100.0 + 0.3 * np.sin(2 * np.pi * np.arange(48) / 6))  # two quiet days around 100
 
@@ -91,7 +92,7 @@ def test_weekly_sessions_start_on_monday_midnight_utc():
     stamps = 1_640_995_200_000 + np.arange(24 * 9, dtype=np.int64) * 3_600_000
 
     # when
-    position = bars_into_session(stamps, 7 * 86_400_000, 4 * 86_400_000)
+    position = bars_into_session(stamps, 7 * 86_400_000, SESSION_OFFSET_MS["weekly"])
 
     # then: Monday 2022-01-03 00:00 is bar 48
     assert position[47] == 47 and position[48] == 0 and position[-1] == 24 * 9 - 49

@@ -131,6 +131,11 @@ def resumed_matches_uninterrupted(bars: Bars, config: KernelConfig, cut: int) ->
     assert resumed.executor.balances() == whole.executor.balances()
 
 
+def order_ids(log: list[EngineEvent]) -> set[str]:
+    """The client ids of the orders a worker's log shows it sent."""
+    return {e.client_order_id for e in log if isinstance(e, KernelOrderEvent)}
+
+
 def test_resuming_with_a_trailing_entry_waiting(bars):
     config = agents_config(bars)
     cut = first_candle(bars, config, lambda s: s.trailing is not None)
@@ -166,9 +171,6 @@ def test_a_replayed_candle_resends_the_same_order_and_books_its_fill_once(bars):
     resumed.run(bars, cut, len(bars))
     # then the exchange holds one order per client id, the fill was booked once,
     # and the books end exactly as in the uninterrupted session
-    def order_ids(log: list[EngineEvent]) -> set[str]:
-        return {e.client_order_id for e in log if isinstance(e, KernelOrderEvent)}
-
     assert order_ids(crashed.log) | order_ids(resumed.log) == order_ids(whole.log)
     booked = [e.trade_id for e in resumed.log if isinstance(e, FillEvent)]
     assert sent.trade_id in booked and len(booked) == len(set(booked))

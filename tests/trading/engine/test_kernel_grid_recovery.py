@@ -25,9 +25,10 @@ from tests.trading.engine.kernel_scenarios import (
 from tests.trading.engine.test_kernel_checkpoint import (
     Worker,
     json_round_trip,
+    order_ids,
     resumed_matches_uninterrupted,
 )
-from trading.engine.events import EngineEvent, FillEvent
+from trading.engine.events import FillEvent
 from trading.engine.execution import PaperCosts
 from trading.engine.kernel import (
     GridEvent,
@@ -159,9 +160,6 @@ def test_a_worker_killed_after_sending_grid_orders_resends_the_same_ids():
     resumed.run(bars, cut, len(bars))
     # then the exchange holds one order per grid id, each fill was booked once,
     # and the books end exactly as in the uninterrupted session
-    def order_ids(log: list[EngineEvent]) -> set[str]:
-        return {e.client_order_id for e in log if isinstance(e, KernelOrderEvent)}
-
     assert order_ids(crashed.log) | order_ids(resumed.log) == order_ids(whole.log)
     resent = {e.client_order_id for e in sent if e.status == "PENDING"}
     assert resent <= {

@@ -64,11 +64,18 @@ def macd_lines(
 @njit(cache=True)
 def rsi(x: np.ndarray, n: int, out: np.ndarray) -> None:
     """TA-Lib RSI: Wilder smoothing seeded with the plain means of the first n changes."""
+    rsi_until(x, n, len(x) - 1, out)
+
+
+@njit(cache=True)
+def rsi_until(x: np.ndarray, n: int, until: int, out: np.ndarray) -> tuple[float, float]:
+    """`rsi` over x[:until + 1] (NaN before bar n); its last (gain, loss) averages (NaN when
+    it has not started), from which a caller may carry the smoothing on."""
     size = len(x)
     for i in range(min(n, size)):
         out[i] = np.nan
     if n >= size:
-        return
+        return np.nan, np.nan
     gain = 0.0
     loss = 0.0
     for i in range(1, n + 1):
@@ -79,8 +86,8 @@ def rsi(x: np.ndarray, n: int, out: np.ndarray) -> None:
             gain += change
     loss /= n
     gain /= n
-    out[n] = _rsi_value(gain, loss)
-    for i in range(n + 1, size):
+    out[n] = rsi_value(gain, loss)
+    for i in range(n + 1, min(until + 1, size)):
         change = x[i] - x[i - 1]
         # Selects instead of TA-Lib's if/else: the same floats (adding or
         # subtracting 0.0 changes nothing), without a mispredicted branch per bar.
@@ -91,11 +98,13 @@ def rsi(x: np.ndarray, n: int, out: np.ndarray) -> None:
         gain += 0.0 if falling else change
         loss /= n
         gain /= n
-        out[i] = _rsi_value(gain, loss)
+        out[i] = rsi_value(gain, loss)
+    return gain, loss
 
 
 @njit(cache=True)
-def _rsi_value(gain: float, loss: float) -> float:
+def rsi_value(gain: float, loss: float) -> float:
+    """RSI from Wilder's average gain and loss (0 where both are ~0, as TA-Lib)."""
     total = gain + loss
     if -TA_EPSILON < total < TA_EPSILON:
         return 0.0

@@ -116,7 +116,7 @@ def rolling_mean_std(
             continue
         if (i - n + 1) % n == 0:
             anchor = value
-            shifted, shifted_sq = _shifted_sums(x, i - n + 1, i + 1, anchor)
+            shifted, shifted_sq = shifted_sums(x, i - n + 1, i + 1, anchor)
         mean_out[i] = total / n
         total -= x[i - n + 1]
         spread = shifted_sq - shifted * shifted / n
@@ -126,7 +126,7 @@ def rolling_mean_std(
 
 
 @njit(cache=True)
-def _shifted_sums(x: np.ndarray, start: int, stop: int, anchor: float) -> tuple[float, float]:
+def shifted_sums(x: np.ndarray, start: int, stop: int, anchor: float) -> tuple[float, float]:
     """(sum, sum of squares) of x[start:stop] - anchor."""
     plain = 0.0
     squares = 0.0

@@ -18,16 +18,18 @@ from numba import njit
 
 
 @njit(cache=True)
-def session_vwap(
+def session_vwap_std(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
-    timestamps: np.ndarray, session_ms: int, offset_ms: int, k: float,
-    vwap: np.ndarray, upper: np.ndarray, lower: np.ndarray,
+    timestamps: np.ndarray, session_ms: int, offset_ms: int, settle: int,
+    vwap: np.ndarray, std: np.ndarray,
 ) -> None:
-    """Fill vwap / upper / lower for every bar."""
+    """Fill vwap and the volume-weighted std of the typical price for every bar; the std
+    is also NaN on the first `settle` bars of each session (its first bar is bar 0)."""
     current = np.int64(0)
     weight = 0.0
     mean = 0.0
     spread = 0.0
+    into = 0
     for i in range(len(close)):
         session = (timestamps[i] - offset_ms) // session_ms
         if i == 0 or session != current:
@@ -35,6 +37,9 @@ def session_vwap(
             weight = 0.0
             mean = 0.0
             spread = 0.0
+            into = 0
+        else:
+            into += 1
         w = volume[i]
         if w > 0.0:
             typical = (high[i] + low[i] + close[i]) / 3.0
@@ -44,10 +49,21 @@ def session_vwap(
             spread += w * delta * (typical - mean)
         if weight == 0.0:
             vwap[i] = np.nan
-            upper[i] = np.nan
-            lower[i] = np.nan
+            std[i] = np.nan
             continue
-        std = math.sqrt(max(spread / weight, 0.0))
         vwap[i] = mean
-        upper[i] = mean + k * std
-        lower[i] = mean - k * std
+        std[i] = math.sqrt(max(spread / weight, 0.0)) if into >= settle else np.nan
+
+
+@njit(cache=True)
+def session_vwap(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
+    timestamps: np.ndarray, session_ms: int, offset_ms: int, k: float,
+    vwap: np.ndarray, upper: np.ndarray, lower: np.ndarray,
+) -> None:
+    """Fill vwap / upper / lower (vwap +/- k std of `session_vwap_std`) for every bar."""
+    std = np.empty(len(close))
+    session_vwap_std(high, low, close, volume, timestamps, session_ms, offset_ms, 0, vwap, std)
+    for i in range(len(close)):
+        upper[i] = vwap[i] + k * std[i]
+        lower[i] = vwap[i] - k * std[i]
