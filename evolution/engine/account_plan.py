@@ -23,34 +23,38 @@ from backtests.engine.execution import PERCENT
 
 
 @numba.njit(cache=True, inline="always")
+def column_on_bar(width: int, t: int) -> int:
+    """The column of a (genomes, width) value array holding bar t: constants (width 1) are
+    not shifted; -1 before bar 0 (no value, NaN). (Helpers take scalars: an array argument
+    costs reference counting on every call.)"""
+    return 0 if width == 1 else t
+
+
+@numba.njit(cache=True, inline="always")
 def value_on_bar(values: np.ndarray, g: int, t: int) -> float:
     """A (genomes, 1 | bars) value on bar t: constants are not shifted; before bar 0 NaN."""
-    if values.shape[1] == 1:
-        return values[g, 0]
-    return values[g, t] if t >= 0 else np.nan
+    column = column_on_bar(values.shape[1], t)
+    return values[g, column] if column >= 0 else np.nan
 
 
 @numba.njit(cache=True, inline="always")
 def legs_on_row(
-    g: int, t: int, last: bool, entries: np.ndarray, exits: np.ndarray,
-    short_entries: np.ndarray, short_exits: np.ndarray, legs: int, close_at_end: bool,
+    long_entry: bool, long_exit: bool, opens_short: bool, closes_short: bool, legs: int,
+    forced_close: bool,
 ) -> tuple[bool, bool, bool, bool, bool, bool]:
-    """(long entry, long exit, short entry, short exit, long leg first, any signal) of the
-    row trading on the signals of bar t (`build_execution_plan`'s legs)."""
-    long_entry = entries[g, t] if t >= 0 else False
-    long_exit = exits[g, t] if t >= 0 else False
+    """(long entry, long exit, short entry, short exit, long leg first, any signal) of a row
+    from the raw signals of bar t (all False before bar 0; the short ones read only with
+    two legs) and whether the row is the last one closed at the end."""
     short_entry = short_exit = False
     long_first = True
     if legs == 2:
-        opens_short = short_entries[g, t] if t >= 0 else False
-        closes_short = short_exits[g, t] if t >= 0 else False
         conflict = long_entry and opens_short
         long_entry = long_entry and not conflict
         opens_short = opens_short and not conflict
         long_exit = long_exit or opens_short
         short_entry, short_exit = opens_short, closes_short or long_entry
         long_first = not long_entry  # the leg that closes runs first
-    if close_at_end and last:
+    if forced_close:
         long_entry = short_entry = False
         long_exit = short_exit = True
     return (long_entry, long_exit, short_entry, short_exit, long_first,
@@ -59,24 +63,22 @@ def legs_on_row(
 
 @numba.njit(cache=True, inline="always")
 def stops_on_row(
-    g: int, t: int, sl: np.ndarray, tsl: np.ndarray, tp: np.ndarray, default_loss: float,
+    signal_sl: float, signal_tsl: float, take: float, default_loss: float,
     default_trail: bool, default_take: float,
 ) -> tuple[float, bool, float]:
-    """(stop-loss, trailing, take-profit) fractions of the row (`_stop_arrays`)."""
-    signal_sl, signal_tsl = value_on_bar(sl, g, t), value_on_bar(tsl, g, t)
+    """(stop-loss, trailing, take-profit) fractions of the row (`_stop_arrays`) from the
+    signals' values on bar t (NaN = none)."""
     from_signals = signal_sl if np.isnan(signal_tsl) else signal_tsl
     if np.isnan(from_signals):
         loss, trail = default_loss, default_trail
     else:
         loss, trail = from_signals, not np.isnan(signal_tsl)
-    take = value_on_bar(tp, g, t)
     return loss, trail, default_take if np.isnan(take) else take
 
 
 @numba.njit(cache=True, inline="always")
-def size_on_row(g: int, t: int, size: np.ndarray, default_size: float,
-                 default_type: int) -> tuple[float, int]:
-    fraction = value_on_bar(size, g, t)
+def size_on_row(fraction: float, default_size: float, default_type: int) -> tuple[float, int]:
+    """(size, size type) of the row from the signals' size on bar t (NaN = the default)."""
     if np.isnan(fraction):
         return default_size, default_type
     return fraction, PERCENT
@@ -87,19 +89,27 @@ def refused(
     g: int, start: int, stop: int, sl: np.ndarray, tsl: np.ndarray, tp: np.ndarray,
     size: np.ndarray, default_loss: float, default_take: float, granularity: float,
 ) -> bool:
-    """Whether `build_execution_plan` would refuse the genome's signals."""
-    both_constant = sl.shape[1] == 1 and tsl.shape[1] == 1
-    for t in range(start - 1, start if both_constant else stop - 1):
-        if not np.isnan(value_on_bar(sl, g, t)) and not np.isnan(value_on_bar(tsl, g, t)):
+    """Whether `build_execution_plan` would refuse the genome's signals. (Cells are read
+    directly: `value_on_bar` per bar would cost reference counting on every bar.)"""
+    sl_bars, tsl_bars, size_bars = sl.shape[1] > 1, tsl.shape[1] > 1, size.shape[1] > 1
+    # per-bar values are NaN before bar 0, constants are the same on every bar
+    if not sl_bars and not tsl_bars:
+        if not np.isnan(sl[g, 0]) and not np.isnan(tsl[g, 0]):
             return True
-    for t in range(start - 1, start if size.shape[1] == 1 else stop - 1):
-        fraction = value_on_bar(size, g, t)
+    else:
+        for t in range(max(start - 1, 0), stop - 1):
+            if not np.isnan(sl[g, t if sl_bars else 0]) and \
+                    not np.isnan(tsl[g, t if tsl_bars else 0]):
+                return True
+    for t in range(max(start - 1, 0), stop - 1) if size_bars else range(1):
+        fraction = size[g, t if size_bars else 0]
         if not np.isnan(fraction) and (fraction <= 0 or fraction > 1):
             return True
     if np.isnan(granularity):
         return False
     for t in range(start - 1, stop - 1):
-        loss, _, take = stops_on_row(g, t, sl, tsl, tp, default_loss, False, default_take)
+        loss, _, take = stops_on_row(value_on_bar(sl, g, t), value_on_bar(tsl, g, t),
+                                     value_on_bar(tp, g, t), default_loss, False, default_take)
         if not np.isnan(loss) or not np.isnan(take):
             return True
     return False

@@ -16,8 +16,9 @@ Guarantees, for every genome of a batch (bit for bit what `build_execution_plan`
   resolution with the config's defaults are those of `build_execution_plan`;
 - the row logic is vectorbt's own: the same helper functions
   (`get_stop_price_nb`, `signals_to_size_nb`, the conflict resolvers,
-  `process_order_nb`, ...) called with the same values in the same order, so
-  fills, fees and cash are vectorbt's arithmetic;
+  `execute_order_nb`, ...) called with the same values in the same order, so
+  fills, fees and cash are vectorbt's arithmetic (`process_order_nb`'s record
+  and state bookkeeping is written out here, on scalars);
 - a row is skipped only when no leg can order on it: no stop is hit (stops are
   still checked and trailed on every row a position is open) and no leg has an
   entry while flat or an exit while open (vectorbt then places no order and
@@ -43,14 +44,13 @@ from vectorbt.portfolio.enums import (
     OrderStatus,
     ProcessOrderState,
     StopExitMode,
-    log_dt,
     order_dt,
 )
 from vectorbt.portfolio.nb import (
+    execute_order_nb,
     generate_stop_signal_nb,
     get_stop_price_nb,
     order_nb,
-    process_order_nb,
     resolve_dir_conflict_nb,
     resolve_opposite_entry_nb,
     resolve_signal_conflict_nb,
@@ -59,7 +59,13 @@ from vectorbt.portfolio.nb import (
 )
 
 from backtests.engine.simulator import STOP_EXIT_AS_MARKET
-from evolution.engine.account_plan import legs_on_row, refused, size_on_row, stops_on_row
+from evolution.engine.account_plan import (
+    column_on_bar,
+    legs_on_row,
+    refused,
+    size_on_row,
+    stops_on_row,
+)
 
 SIMULATED, REFUSED, NOT_FINITE = 0, 1, 2  # status of a genome
 
@@ -68,38 +74,34 @@ SL_PRICE, SL_STOP, TP_PRICE, TP_STOP = 0, 1, 2, 3  # a leg's stop state (vectorb
 # tp_init_price, tp_curr_stop; the bar indices vectorbt also keeps are never read)
 
 
-@numba.njit(cache=True, inline="always")
-def _arm_stops(
-    stops: np.ndarray, trailing: np.ndarray, leg: int, before: float, after: float,
-    fill_price: float, loss: float, trail: bool, take: float,
-) -> None:
-    """vectorbt's stop bookkeeping after a fill (stops from the fill price, Override mode)."""
-    s = stops[leg]
+@numba.njit(cache=True)
+def _stops_after_fill(
+    sl_price: float, sl_stop: float, tp_price: float, tp_stop: float, trailing: bool,
+    before: float, after: float, fill_price: float, loss: float, trail: bool, take: float,
+) -> tuple[float, float, float, float, bool]:
+    """A leg's stops (sl price, sl stop, tp price, tp stop, trailing) after a fill: vectorbt's
+    bookkeeping (stops from the fill price, Override mode). Scalars in and out, like every
+    helper of this module: an array argument costs atomic reference counting per call."""
     if after == 0:  # closed: disarm
-        s[SL_PRICE] = s[SL_STOP] = s[TP_PRICE] = s[TP_STOP] = np.nan
-        trailing[leg] = False
-    elif before == 0 or np.sign(after) != np.sign(before):  # opened or reversed: arm
-        s[SL_PRICE], s[SL_STOP], trailing[leg] = fill_price, loss, trail
-        s[TP_PRICE], s[TP_STOP] = fill_price, take
-    elif abs(after) > abs(before):  # increased: override the stops given
+        return np.nan, np.nan, np.nan, np.nan, False
+    if before == 0 or np.sign(after) != np.sign(before):  # opened or reversed: arm
+        return fill_price, loss, fill_price, take, trail
+    if abs(after) > abs(before):  # increased: override the stops given
         if not np.isnan(loss):
-            s[SL_PRICE], s[SL_STOP], trailing[leg] = fill_price, loss, trail
+            sl_price, sl_stop, trailing = fill_price, loss, trail
         if not np.isnan(take):
-            s[TP_PRICE], s[TP_STOP] = fill_price, take
+            tp_price, tp_stop = fill_price, take
+    return sl_price, sl_stop, tp_price, tp_stop, trailing
 
 
-@numba.njit(cache=True, inline="always")
-def _armed(stops: np.ndarray, leg: int) -> bool:
-    return not np.isnan(stops[leg, SL_STOP]) or not np.isnan(stops[leg, TP_STOP])
-
-
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _stop_price(
-    stops: np.ndarray, trailing: np.ndarray, leg: int, position: float, bar_open: float,
-    bar_high: float, bar_low: float, bar_close: float,
-) -> float:
-    """The price an armed stop of the leg exits at on this bar (NaN: not hit); then trail it."""
-    s = stops[leg]
+    sl_price: float, sl_stop: float, tp_price: float, tp_stop: float, trail: bool,
+    position: float, bar_open: float, bar_high: float, bar_low: float, bar_close: float,
+) -> tuple[float, float]:
+    """(the price an armed stop of a leg exits at on this bar (NaN: not hit), its stop-loss
+    price trailed). Scalars in and out: an array argument would cost reference counting on
+    every bar a position is open (several times the test itself)."""
     if np.isnan(bar_open):
         bar_open = bar_close
     if np.isnan(bar_low):
@@ -107,18 +109,17 @@ def _stop_price(
     if np.isnan(bar_high):
         bar_high = max(bar_open, bar_close)
     price = np.nan
-    if not np.isnan(s[SL_STOP]):
-        price = get_stop_price_nb(position, s[SL_PRICE], s[SL_STOP], bar_open, bar_low,
-                                  bar_high, True)
-    if np.isnan(price) and not np.isnan(s[TP_STOP]):
-        price = get_stop_price_nb(position, s[TP_PRICE], s[TP_STOP], bar_open, bar_low,
-                                  bar_high, False)
-    if not np.isnan(s[SL_STOP]) and trailing[leg]:
-        if position > 0 and bar_high > s[SL_PRICE]:
-            s[SL_PRICE] = bar_high
-        elif position < 0 and bar_low < s[SL_PRICE]:
-            s[SL_PRICE] = bar_low
-    return price
+    if not np.isnan(sl_stop):
+        price = get_stop_price_nb(position, sl_price, sl_stop, bar_open, bar_low, bar_high, True)
+    if np.isnan(price) and not np.isnan(tp_stop):
+        price = get_stop_price_nb(position, tp_price, tp_stop, bar_open, bar_low, bar_high,
+                                  False)
+    if not np.isnan(sl_stop) and trail:
+        if position > 0 and bar_high > sl_price:
+            sl_price = bar_high
+        elif position < 0 and bar_low < sl_price:
+            sl_price = bar_low
+    return price, sl_price
 
 
 @numba.njit(cache=True, inline="always")
@@ -168,7 +169,43 @@ def _leg_order(
 
 
 POSITION, DEBT, VAL_PRICE = 0, 1, 2  # a leg's state besides its stops
-CASH, FREE_CASH, ORDERS, LOGS = 0, 1, 2, 3  # the account's state
+
+
+@numba.njit(cache=True)
+def _next_entry_row(
+    entries: np.ndarray, short_entries: np.ndarray, g: int, start: int, t: int, until: int,
+    legs: int,
+) -> int:
+    """The first row before `until` trading on a bar t' >= t with an entry (a short entry
+    with two legs), else `until`: while flat with no stop armed, the rows before it are
+    idle (found by a scan of the entries instead of the whole row test on every bar)."""
+    last = start + until - 1  # the bar the row `until` trades on
+    while t < last:
+        if entries[g, t] or (legs == 2 and short_entries[g, t]):
+            return t - start + 1
+        t += 1
+    return until
+
+
+@numba.njit(cache=True)
+def _execute(
+    amount: float, size_type: int, direction: int, price: float, slippage: float, fees: float,
+    granularity: float, cash: float, position: float, debt: float, free_cash: float,
+    val_price: float, value: float,
+) -> tuple[bool, float, float, float, float, float, float, float, int]:
+    """One leg's order as vectorbt's `process_order_nb` executes it (its own
+    `execute_order_nb`, with the engine's order settings: no fixed fees, no minimum or
+    maximum size, no cash lock, partial fills, no rejection raised, no log, value not
+    updated): (filled, cash, position, debt, free cash after it, and the fill's size, price,
+    fees and side). Scalars only: the caller writes the order record."""
+    if direction == Direction.ShortOnly:
+        amount *= -1
+    order = order_nb(amount, price, size_type, direction, fees, 0.0, slippage, 0.0, np.inf,
+                     granularity, 0.0, False, True, False, False)
+    after, result = execute_order_nb(
+        ProcessOrderState(cash, position, debt, free_cash, val_price, value, 0, 0), order)
+    return (result.status == OrderStatus.Filled, after.cash, after.position, after.debt,
+            after.free_cash, result.size, result.price, result.fees, result.side)
 
 
 @numba.njit(cache=True)
@@ -177,118 +214,172 @@ def _simulate_account(
     short_entries: np.ndarray, short_exits: np.ndarray, size: np.ndarray, sl: np.ndarray,
     tsl: np.ndarray, tp: np.ndarray, settings: np.ndarray, legs: int, close_at_end: bool,
     default_trail: bool, default_type: int, open_: np.ndarray, high: np.ndarray,
-    low: np.ndarray, close: np.ndarray, records: np.ndarray, log_records: np.ndarray,
+    low: np.ndarray, close: np.ndarray, records: np.ndarray,
 ) -> int:
     """Fill `records` with genome g's orders (row = bar - start, column = leg); their count.
 
     `settings` = (default stop-loss, default take-profit, default size, size granularity,
-    fee, slippage, initial cash), NaN for the stops and granularity not set."""
+    fee, slippage, initial cash), NaN for the stops and granularity not set.
+
+    The state lives in small local arrays read and written here only, and every helper
+    takes and returns scalars: passing an array to a function, even an inlined one, costs
+    atomic reference counting, which was half the time of a row with orders."""
     state = np.zeros((legs, 3))
     state[:, VAL_PRICE] = np.nan
     stops, trailing = np.full((legs, 4), np.nan), np.zeros(legs, np.bool_)
-    account = np.array([settings[6], settings[6], 0.0, 0.0])
-    stop_price, orders = np.empty(legs), np.empty((legs, 5))
+    cash = free_cash = settings[6]
+    count = 0
+    stop_price = np.empty(legs)
     entry, exit_ = np.zeros(2, np.bool_), np.zeros(2, np.bool_)
+    amount, size_type, direction = np.zeros(legs), np.zeros(legs, np.int64), np.zeros(legs, np.int64)
+    price, slippage = np.zeros(legs), np.zeros(legs)
     last_row = stop - start - 1
     armed = False
+    resume = 0  # rows before it are idle: flat, no stop armed, no entry
     for i in range(stop - start):
+        if i < resume:
+            continue
         t = start + i - 1
-        signal = (close_at_end and i == last_row) or (t >= 0 and (
-            entries[g, t] or exits[g, t]
-            or (legs == 2 and (short_entries[g, t] or short_exits[g, t]))))
+        # whether a leg can order on the raw signals of bar t (a stop aside): a flat leg
+        # only on an entry, an open one only on an exit; after `legs_on_row` a long entry
+        # is a raw entry, a long exit a raw exit or short entry, a short entry a raw short
+        # entry, a short exit a raw short exit or entry. When none can, `_places_order` is
+        # False for every leg: the row is idle unless a stop is hit (so are most bars of an
+        # exit that is a state, such as a close below a line). Written out: as a function
+        # call numba compiles this test several times slower.
+        signal = close_at_end and i == last_row
+        if not signal and t >= 0:
+            if state[0, POSITION] == 0:
+                signal = entries[g, t]
+            else:
+                signal = exits[g, t] or (legs == 2 and short_entries[g, t])
+            if not signal and legs == 2:
+                if state[1, POSITION] == 0:
+                    signal = short_entries[g, t]
+                else:
+                    signal = short_exits[g, t] or entries[g, t]
         if not signal and not armed:
+            if state[0, POSITION] == 0 and (legs == 1 or state[1, POSITION] == 0):
+                resume = _next_entry_row(entries, short_entries, g, start, t + 1,
+                                         last_row if close_at_end else last_row + 1, legs)
             continue  # no signal, no stop armed: nothing can happen on this bar
         b = start + i
         acts = False
         for leg in range(legs):  # each leg's stop first (vectorbt checks, then trails it)
-            stop_price[leg] = np.nan
-            if _armed(stops, leg):
-                stop_price[leg] = _stop_price(stops, trailing, leg, state[leg, POSITION],
-                                              open_[b], high[b], low[b], close[b])
-                acts = acts or not np.isnan(stop_price[leg])
+            hit = np.nan
+            if not np.isnan(stops[leg, SL_STOP]) or not np.isnan(stops[leg, TP_STOP]):
+                hit, stops[leg, SL_PRICE] = _stop_price(
+                    stops[leg, SL_PRICE], stops[leg, SL_STOP], stops[leg, TP_PRICE],
+                    stops[leg, TP_STOP], trailing[leg], state[leg, POSITION], open_[b],
+                    high[b], low[b], close[b])
+                acts = acts or not np.isnan(hit)
+            stop_price[leg] = hit
         if not signal and not acts:
             continue  # stops trailed, none hit, no signal: no order on this bar
+        raw_entry, raw_exit = t >= 0 and entries[g, t], t >= 0 and exits[g, t]
+        raw_short_entry = legs == 2 and t >= 0 and short_entries[g, t]
+        raw_short_exit = legs == 2 and t >= 0 and short_exits[g, t]
         entry[0], exit_[0], entry[1], exit_[1], long_first, _ = legs_on_row(
-            g, t, i == last_row, entries, exits, short_entries, short_exits, legs, close_at_end)
+            raw_entry, raw_exit, raw_short_entry, raw_short_exit, legs,
+            close_at_end and i == last_row)
         for leg in range(legs):
             acts = acts or _places_order(state[leg, POSITION], entry[leg], exit_[leg])
         if not acts:
             continue  # an entry while open, an exit while flat, or both: vectorbt ignores them
-        loss, trail, take = stops_on_row(g, t, sl, tsl, tp, settings[0], default_trail,
-                                         settings[1])
-        row_size, row_type = size_on_row(g, t, size, settings[2], default_type)
-        _trade_row(i, open_[b], close[b], entry, exit_, long_first, stop_price, loss, trail,
-                   take, row_size, row_type, settings, state, stops, trailing, account, orders,
-                   records, log_records)
-        armed = _armed(stops, 0) or (legs == 2 and _armed(stops, 1))
-    return int(account[ORDERS])
+        k_sl, k_tsl = column_on_bar(sl.shape[1], t), column_on_bar(tsl.shape[1], t)
+        k_tp, k_size = column_on_bar(tp.shape[1], t), column_on_bar(size.shape[1], t)
+        loss, trail, take = stops_on_row(
+            sl[g, k_sl] if k_sl >= 0 else np.nan, tsl[g, k_tsl] if k_tsl >= 0 else np.nan,
+            tp[g, k_tp] if k_tp >= 0 else np.nan, settings[0], default_trail, settings[1])
+        row_size, row_type = size_on_row(size[g, k_size] if k_size >= 0 else np.nan,
+                                         settings[2], default_type)
+        # vectorbt's row of a group: valuation prices, each leg's order (size, size type,
+        # direction, price, slippage), then the orders processed in the row's call order
+        # (cash shared by the legs)
+        if not np.isnan(open_[b]):
+            for leg in range(legs):
+                state[leg, VAL_PRICE] = open_[b]
+        for leg in range(legs):
+            amount[leg] = 0.0
+            if not (entry[leg] or exit_[leg]) and np.isnan(stop_price[leg]):
+                continue  # no signal, no stop: vectorbt sizes the leg's order 0 (none placed)
+            amount[leg], size_type[leg], direction[leg], price[leg], slippage[leg] = _leg_order(
+                state[leg, POSITION], entry[leg], exit_[leg],
+                Direction.LongOnly if leg == 0 else Direction.ShortOnly, row_size, row_type,
+                state[leg, VAL_PRICE], stop_price[leg], open_[b], close[b], settings[5])
+        value = cash
+        if legs > 1:
+            for leg in range(legs):
+                if state[leg, POSITION] != 0:
+                    value += state[leg, POSITION] * state[leg, VAL_PRICE]
+        for k in range(legs):
+            leg = k if long_first else legs - 1 - k
+            if legs == 1 and state[leg, POSITION] != 0:
+                value = cash + state[leg, POSITION] * state[leg, VAL_PRICE]
+            if amount[leg] == 0:
+                continue
+            before = state[leg, POSITION]
+            filled, cash, state[leg, POSITION], state[leg, DEBT], free_cash, fill_size, \
+                fill_price, fees, side = _execute(
+                    amount[leg], size_type[leg], direction[leg], price[leg], slippage[leg],
+                    settings[4], settings[3] if entry[leg] else np.nan, cash, before,
+                    state[leg, DEBT], free_cash, state[leg, VAL_PRICE], value)
+            if filled:
+                if count >= records.shape[0]:
+                    raise IndexError("order_records index out of range")
+                record = records[count]
+                record["id"], record["col"], record["idx"] = count, leg, i
+                record["size"], record["price"], record["fees"], record["side"] = \
+                    fill_size, fill_price, fees, side
+                count += 1
+                stops[leg, SL_PRICE], stops[leg, SL_STOP], stops[leg, TP_PRICE], \
+                    stops[leg, TP_STOP], trailing[leg] = _stops_after_fill(
+                        stops[leg, SL_PRICE], stops[leg, SL_STOP], stops[leg, TP_PRICE],
+                        stops[leg, TP_STOP], trailing[leg], before, state[leg, POSITION],
+                        fill_price, loss, trail, take)
+        armed = False
+        for leg in range(legs):
+            armed = armed or not np.isnan(stops[leg, SL_STOP]) or not np.isnan(stops[leg, TP_STOP])
+    return count
 
 
-@numba.njit(cache=True, inline="always")
-def _trade_row(
-    i: int, bar_open: float, bar_close: float, entry: np.ndarray, exit_: np.ndarray,
-    long_first: bool, stop_price: np.ndarray, loss: float, trail: bool, take: float,
-    row_size: float, row_type: int, settings: np.ndarray, state: np.ndarray,
-    stops: np.ndarray, trailing: np.ndarray, account: np.ndarray, orders: np.ndarray,
-    records: np.ndarray, log_records: np.ndarray,
-) -> None:
-    """vectorbt's row of a group: valuation prices, each leg's order (size, size type,
-    direction, price, slippage into `orders`), then the orders processed in the row's call
-    order (with cash shared by the legs)."""
-    legs = state.shape[0]
-    for leg in range(legs):
-        if not np.isnan(bar_open):
-            state[leg, VAL_PRICE] = bar_open
-    for leg in range(legs):
-        orders[leg, 0], orders[leg, 1], orders[leg, 2], orders[leg, 3], orders[leg, 4] = \
-            _leg_order(state[leg, POSITION], entry[leg], exit_[leg],
-                       Direction.LongOnly if leg == 0 else Direction.ShortOnly, row_size,
-                       row_type, state[leg, VAL_PRICE], stop_price[leg], bar_open, bar_close,
-                       settings[5])
-    value = account[CASH]
-    for leg in range(legs):
-        if legs > 1 and state[leg, POSITION] != 0:
-            value += state[leg, POSITION] * state[leg, VAL_PRICE]
-    for k in range(legs):
-        leg = k if long_first else legs - 1 - k
-        if legs == 1:
-            value = account[CASH] + state[leg, POSITION] * state[leg, VAL_PRICE] \
-                if state[leg, POSITION] != 0 else account[CASH]
-        if orders[leg, 0] != 0:
-            value = _place_order(i, leg, orders[leg], entry[leg], value, loss, trail, take,
-                                 settings, state, stops, trailing, account, records,
-                                 log_records)
-
-
-@numba.njit(cache=True, inline="always")
-def _place_order(
-    i: int, leg: int, order_values: np.ndarray, entry: bool, value: float, loss: float,
-    trail: bool, take: float, settings: np.ndarray, state: np.ndarray, stops: np.ndarray,
-    trailing: np.ndarray, account: np.ndarray, records: np.ndarray, log_records: np.ndarray,
-) -> float:
-    """One leg's order through vectorbt's `process_order_nb`; the stops armed after a fill.
-    Returns the account value vectorbt carries on to the next leg."""
-    amount, direction = order_values[0], int(order_values[2])
-    if direction == Direction.ShortOnly:
-        amount *= -1
-    granularity = settings[3] if entry else np.nan
-    order = order_nb(amount, order_values[3], int(order_values[1]), direction, settings[4], 0.0,
-                     order_values[4], 0.0, np.inf, granularity, 0.0, False, True, False, False)
-    before = state[leg, POSITION]
-    result, after = process_order_nb(
-        i, leg, 0, ProcessOrderState(account[CASH], before, state[leg, DEBT],
-                                     account[FREE_CASH], state[leg, VAL_PRICE], value,
-                                     int(account[ORDERS]), int(account[LOGS])),
-        False, order, records, log_records)
-    account[CASH], account[FREE_CASH] = after.cash, after.free_cash
-    account[ORDERS], account[LOGS] = after.oidx, after.lidx
-    state[leg, POSITION], state[leg, DEBT] = after.position, after.debt
-    if result.status == OrderStatus.Filled:
-        _arm_stops(stops, trailing, leg, before, after.position, result.price, loss, trail,
-                   take)
-    if not np.isnan(after.val_price):
-        state[leg, VAL_PRICE] = after.val_price
-    return after.value
+@numba.njit(cache=True)
+def _held_returns(
+    returns: np.ndarray, first: int, until: int, close: np.ndarray, start: int, cash: float,
+    long_units: float, short_units: float, legs: int, previous: float,
+) -> tuple[float, bool]:
+    """Returns of rows [first, until), where no fill happens, the positions fixed: each row's
+    equity as `_replay_returns` defines it over the previous one, less 1. (The equity of row
+    k - 1 is recomputed, the same floats, so that the rows are independent and the loop
+    compiles to vector instructions.) (equity of the last row, every return finite)."""
+    if first >= until:
+        return previous, True
+    flat = long_units == 0.0 and (legs == 1 or short_units == 0.0)
+    if flat and previous > 0 and np.isfinite(previous):
+        returns[first:until] = 0.0  # x / x - 1.0 is exactly 0.0 for a finite x > 0
+        return previous, True
+    if legs == 1 and flat:  # flat: the equity stays what it was (0 or not finite here)
+        for k in range(first, until):
+            returns[k] = previous / previous - 1.0
+        return previous, np.isfinite(returns[first])
+    poison = 0.0  # stays 0.0 unless a return is NaN or infinite (then 0 * it is NaN)
+    if legs == 1:
+        returns[first] = (cash + long_units * close[start + first]) / previous - 1.0
+        poison += returns[first] * 0.0
+        for k in range(first + 1, until):
+            returns[k] = (cash + long_units * close[start + k]) / \
+                (cash + long_units * close[start + k - 1]) - 1.0
+            poison += returns[k] * 0.0
+        return cash + long_units * close[start + until - 1], poison == 0.0
+    long_on, short_on = long_units != 0.0, short_units != 0.0
+    for k in range(first, until):
+        equity = cash
+        equity += long_units * close[start + k] if long_on else 0.0
+        equity += short_units * close[start + k] if short_on else 0.0
+        returns[k] = equity / previous - 1.0
+        poison += returns[k] * 0.0
+        previous = equity
+    return previous, poison == 0.0
 
 
 @numba.njit(cache=True)
@@ -303,15 +394,24 @@ def _replay_returns(
     `_replay_group` for two), operation for operation: each fill moves cash by
     -(size * price + fees) (buy) or size * price - fees (sell); a leg whose position
     falls within 1e-12 of the fill's size is flat and closes a trade; equity is
-    cash plus the open legs at the bar's close."""
-    position = np.zeros(legs)
+    cash plus the open legs at the bar's close (with one leg, a flat account's equity
+    stays what it was between fills). Rows between fills go through `_held_returns`."""
+    position = np.zeros(2)
     cash = previous = init_cash
     trades = 0
     traded = 0.0  # the fills' value over the equity before them, in record order
     p = 0
     finite = True
-    for i in range(returns.shape[0]):
-        filled = p < count and records[p]["idx"] == i
+    i = 0
+    n = returns.shape[0]
+    while i < n:
+        fill_row = records[p]["idx"] if p < count else n
+        previous, held_finite = _held_returns(returns, i, fill_row, close, start, cash,
+                                              position[0], position[1], legs, previous)
+        finite = finite and held_finite
+        if fill_row >= n:
+            break
+        i = fill_row
         while p < count and records[p]["idx"] == i:
             leg, size = records[p]["col"], records[p]["size"]
             value = size * records[p]["price"]
@@ -327,8 +427,7 @@ def _replay_returns(
                 trades += 1
             p += 1
         if legs == 1:
-            equity = previous if position[0] == 0.0 and not filled else \
-                cash + position[0] * close[start + i]
+            equity = cash + position[0] * close[start + i]
         else:
             equity = cash
             for leg in range(legs):
@@ -336,6 +435,7 @@ def _replay_returns(
         returns[i] = equity / previous - 1.0
         finite = finite and np.isfinite(returns[i])
         previous = equity
+        i += 1
     return trades, traded / years, finite
 
 
@@ -357,7 +457,6 @@ def simulate_accounts(
     per `years`) and status to the same index of the other outputs."""
     rows = stop - start
     records = np.empty(rows * legs + 1, dtype=order_dt)  # at most one order per leg and row
-    log_records = np.empty(1, dtype=log_dt)
     default_loss, default_take, granularity = settings[0], settings[1], settings[3]
     for g in range(out_rows.shape[0]):
         row = out_rows[g]
@@ -367,7 +466,7 @@ def simulate_accounts(
         count = _simulate_account(
             g, start, stop, entries, exits, short_entries, short_exits, size, sl, tsl, tp,
             settings, legs, close_at_end, default_trail, default_type, open_, high, low, close,
-            records, log_records)
+            records)
         trades_out[row], turnover_out[row], finite = _replay_returns(
             records, count, legs, start, close, settings[6], years, returns_out[row])
         status_out[row] = SIMULATED if finite else NOT_FINITE

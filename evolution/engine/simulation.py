@@ -106,8 +106,10 @@ def simulate_batch(
 ) -> BatchOutcome:
     """`simulate_columns` of every column, as one returns matrix (see the module docstring)."""
     start, stop = window
-    outcome = BatchOutcome(np.zeros((len(columns), stop - start)), np.zeros(len(columns), np.int64),
-                           np.zeros(len(columns)), {})  # zeros: rows of failed columns
+    # every row is written below (by the compiled pass or the engine), failed ones zeroed at
+    # the end: no 7 MB memset of a population's returns first
+    outcome = BatchOutcome(np.empty((len(columns), stop - start)),
+                           np.zeros(len(columns), np.int64), np.zeros(len(columns)), {})
     for part in _batches(columns, window):
         try:
             redo = _simulate_accounts(bars, window, [columns[i] for i in part], config, part,
@@ -122,6 +124,8 @@ def simulate_batch(
                 outcome.returns[index] = result.returns
                 outcome.trades[index] = result.trades
                 outcome.turnover[index] = result.turnover
+    for index in outcome.errors:
+        outcome.returns[index] = 0.0
     return outcome
 
 

@@ -145,6 +145,28 @@ def test_a_size_granularity_with_stops_is_refused_like_the_engine_does():
                  simulate_columns(bars, (0, n), [plain], without_stops))
 
 
+def test_genomes_sharing_a_sizing_and_stop_array_each_get_the_engines_result():
+    # given: three genomes, two of them holding the same per-bar size and stop arrays (one
+    # sizing block), the third its own, all with their own entries and exits
+    bars = real_bars()
+    n = len(bars)
+    rng = np.random.default_rng(5)
+    shared_size, shared_stop = rng.uniform(0.1, 1.0, n), rng.uniform(0.01, 0.05, n)
+    shared_stop[rng.random(n) < 0.3] = np.nan
+    columns = [Signals(entries=rng.random(n) < 0.08, exits=rng.random(n) < 0.08,
+                       size=size, sl_stop=stop)
+               for size, stop in ((shared_size, shared_stop), (rng.uniform(0.1, 1.0, n),
+                                  rng.uniform(0.01, 0.05, n)), (shared_size, shared_stop))]
+
+    # when
+    batch = simulate_batch(bars, (20, n), columns, BacktestConfig())
+
+    # then: each genome trades on its own signals, exactly as the engine has it
+    assert batch.trades.min() > 0
+    assert not np.array_equal(batch.returns[0], batch.returns[2])
+    _assert_same(batch, simulate_columns(bars, (20, n), columns, BacktestConfig()))
+
+
 def test_a_genome_that_never_signals_is_flat_and_untraded():
     # given
     bars = real_bars()
