@@ -10,14 +10,16 @@ Guarantees:
   (8 accumulators over blocks of at most 128 values, halves split at a multiple
   of 8), reproduced operation for operation, so means and standard deviations
   built on it equal `np.mean` / `np.std(ddof=1)`;
+- `compound_by_bin` is the one definition of a compounded return per bin (a
+  sub-period, a ledger period): the product of 1 + r over its bars in bar order,
+  a return below -100% counting as -100%, less 1;
 - `asset_scores(returns, rows, ...)` gives, per listed row, exactly the values
   `objectives.sharpe_ratio` (0 where not finite), `np.prod(1 + r) - 1`,
   `objectives.max_drawdown`, `objectives.span_returns` and the per-period
-  compounding of `evaluation.period_returns` give for that row alone: products,
-  running peaks and per-bin sums are sequential like numpy's, and the
-  logarithms and exponentials are numpy's own (the same vectorised loops
-  applied to the whole matrix). It uses the matrix up: afterwards it holds
-  each bar's log growth.
+  compounding of `evaluation.period_returns` give for that row alone: products
+  and running peaks are sequential like numpy's, the bins compounded by
+  `compound_by_bin`'s arithmetic, every figure of a row in one compiled visit
+  while the row is in cache. The matrix is left as it was.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import numba
 import numpy as np
 
 PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE
-GROWTH_FLOOR = -1.0 + 1e-12  # returns below -100% are floored before the logarithm
 
 
 @numba.njit(cache=True, inline="always")
@@ -154,35 +155,88 @@ def _row_statistics(row: np.ndarray) -> tuple[float, float, float, float]:
 
 
 @numba.njit(cache=True)
-def _binned_sums(values: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
-    """`out += np.bincount(index, weights=values)` for a non-decreasing `index` into a
-    zeroed `out`: each bin's values summed in bar order, in a register."""
-    current = index[0]
-    total = 0.0
-    for i in range(values.shape[0]):
-        if index[i] != current:
-            out[current] = total
-            current = index[i]
-            total = 0.0
-        total += values[i]
-    out[current] = total
+def compound_by_bin(returns: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    """out[b] = the product of 1 + r over the returns of bin b (`index` gives each return's
+    bin), in bar order, less 1; a return below -100% counts as -100%; 0.0 for a bin without
+    returns. (A zero return multiplies by exactly 1.0: it is skipped.)"""
+    out[:] = 1.0
+    for i in range(returns.shape[0]):
+        r = returns[i]
+        if r != 0.0:
+            out[index[i]] *= 1.0 + (r if r > -1.0 else -1.0)
+    for b in range(out.shape[0]):
+        out[b] -= 1.0
 
 
 @numba.njit(cache=True)
-def _row_statistics_of(returns: np.ndarray, rows: np.ndarray, stats: np.ndarray) -> None:
-    for k in range(rows.shape[0]):
-        stats[k, 0], stats[k, 1], stats[k, 2], stats[k, 3] = _row_statistics(returns[rows[k]])
+def _finite_row_scores(
+    row: np.ndarray, mean: float, span_index: np.ndarray, period_index: np.ndarray,
+    span_out: np.ndarray, period_out: np.ndarray,
+) -> tuple[float, float, bool]:
+    """(product of 1 + r, lowest equity / running peak - 1, done) of a row of finite
+    returns, and its compounded returns per span and per period (non-decreasing indices),
+    in one visit: the values `_row_statistics` and `compound_by_bin` give.
+
+    The products are the same multiplications in the same order (a zero return multiplies
+    by exactly 1.0, leaves the peak and the trough as they were: it is skipped; its bin's
+    product stays as it was, so a bin of zeros keeps its 0.0). The drawdown divides once per run of bars under one peak, by its
+    lowest equity: for a fixed peak, e / peak - 1 rounds monotonically in e, so the lowest
+    equity of a run gives its lowest drawdown. Not done (False) if the equity overflows:
+    the caller then takes the general path."""
+    span_out[:] = 0.0  # bins without bars
+    period_out[:] = 0.0
+    equity = 1.0 + row[0]
+    peak = max(equity, 1.0)
+    trough = equity
+    lowest = equity / peak - 1.0
+    span, period = span_index[0], period_index[0]
+    r = row[0]
+    span_growth = period_growth = 1.0 + (r if r > -1.0 else -1.0)
+    for i in range(1, row.shape[0]):
+        r = row[i]
+        if r == 0.0:  # flat between trades, in runs (a well predicted branch): nothing moves
+            continue
+        equity = equity * (1.0 + r)
+        high = max(equity, 1.0)
+        if high > peak:  # a new peak: the run under the old one is over
+            lowest = min(lowest, trough / peak - 1.0)
+            peak, trough = high, equity
+        trough = min(trough, equity)
+        factor = 1.0 + (r if r > -1.0 else -1.0)
+        if span_index[i] != span:
+            span_out[span] = span_growth - 1.0
+            span, span_growth = span_index[i], 1.0
+        if period_index[i] != period:
+            period_out[period] = period_growth - 1.0
+            period, period_growth = period_index[i], 1.0
+        span_growth *= factor
+        period_growth *= factor
+    span_out[span] = span_growth - 1.0
+    period_out[period] = period_growth - 1.0
+    lowest = min(lowest, trough / peak - 1.0)
+    return equity, lowest, bool(np.isfinite(equity)) and np.isfinite(mean)
 
 
 @numba.njit(cache=True)
-def _row_bins(
-    growth: np.ndarray, rows: np.ndarray, span_index: np.ndarray, period_index: np.ndarray,
-    span_sums: np.ndarray, period_sums: np.ndarray,
+def _row_scores(
+    returns: np.ndarray, rows: np.ndarray, span_index: np.ndarray, period_index: np.ndarray,
+    stats: np.ndarray, span_totals: np.ndarray, period_totals: np.ndarray,
 ) -> None:
-    """Each listed row's growth summed per span and per period (`np.bincount`'s sums)."""
+    """Each listed row's statistics and compounded returns per span and per period: one
+    visit of a row of finite returns (the mean, a sum, is finite only if they all are),
+    the general definitions for any other row."""
     for k in range(rows.shape[0]):
-        _binned_sums(growth[rows[k]], span_index, span_sums[k])
-        _binned_sums(growth[rows[k]], period_index, period_sums[k])
+        row = returns[rows[k]]
+        n = row.shape[0]
+        mean = pairwise_sum(row) / n
+        std = np.sqrt(squared_deviation_sum(row, mean) / (n - 1))
+        stats[k, 0], stats[k, 1] = mean, std
+        stats[k, 2], stats[k, 3], done = _finite_row_scores(
+            row, mean, span_index, period_index, span_totals[k], period_totals[k])
+        if not done:
+            stats[k, 0], stats[k, 1], stats[k, 2], stats[k, 3] = _row_statistics(row)
+            compound_by_bin(row, span_index, span_totals[k])
+            compound_by_bin(row, period_index, period_totals[k])
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,24 +272,19 @@ def asset_scores(
 ) -> AssetScores:
     """The figures of the listed `rows` of `returns` (genomes, bars), C-ordered float64,
     in the order listed. `span_index` / `period_index` give each bar's sub-period and
-    ledger period, in time order. `returns` is used up: it is overwritten with each
-    bar's log growth (a matrix the size of a population's returns is not allocated twice).
-    """
+    ledger period, in time order."""
     if returns.shape[1] < 2:
         raise ValueError("a genome is scored on at least two bars")
     if np.any(np.diff(span_index) < 0) or np.any(np.diff(period_index) < 0):
         raise ValueError("bars must be in time order")
     rows = np.asarray(rows, dtype=np.int64)
     stats = np.empty((len(rows), 4))
-    _row_statistics_of(returns, rows, stats)
-    growth = np.maximum(returns, GROWTH_FLOOR, out=returns)
-    np.log1p(growth, out=growth)
-    span_sums, period_sums = np.zeros((len(rows), spans)), np.zeros((len(rows), periods))
-    _row_bins(growth, rows, span_index, period_index, span_sums, period_sums)
+    span_totals, period_totals = np.empty((len(rows), spans)), np.empty((len(rows), periods))
+    _row_scores(returns, rows, span_index, period_index, stats, span_totals, period_totals)
     return AssetScores(
         sharpe=np.array([_sharpe(m, s, periods_per_year) for m, s in stats[:, :2]]),
         total_return=stats[:, 2] - 1.0,
         max_drawdown=np.array([_max_drawdown(v) for v in stats[:, 3]]),
-        span_totals=np.expm1(span_sums),
-        period_totals=np.expm1(period_sums),
+        span_totals=span_totals,
+        period_totals=period_totals,
     )

@@ -12,20 +12,25 @@ Guarantees:
   recorded `reason`; nothing a genome does stops the batch;
 - the lookahead check (`lookahead_gate`) recomputes the genome's signals on
   the first instrument's bars cut right after `lookahead_per_signal` of the
-  first few firing bars of each signal and at the last bar (cuts seeded by the
-  genes hash, so deterministic); no value before a cut may change. Its verdict
-  is cached per process by genes hash and dataset (key and bars);
+  first few firing bars of each signal and at the last bar (cuts drawn from
+  the signals themselves, so deterministic, and alike for genomes whose signals
+  fire alike: the block checks made for one serve the others); no value before
+  a cut may change. Its verdict is cached per process by genes hash and dataset
+  (key and bars);
 - every `Evaluation` carries the per-period (default daily) equal-weight
   returns the trial ledger needs for the deflated Sharpe ratio and PBO.
 
 How a batch is evaluated (each step gives what the plain one-genome path
 gives, bit for bit, and is tested against it): each distinct block is computed
 once per instrument, a seed's blocks together (`signal_store`; blocks are kept
-for the next generations of the process); every block is checked once at the
-last-bar cut all genomes share, then each genome at its aimed cuts through its
-blocks (`lookahead_gate.genome_offence`); every genome's account is simulated
-in one compiled pass per instrument (`simulation.simulate_batch`); the
-figures of all genomes come from their returns matrix at once (`column_scores`).
+for the next generations of the process); the block checks the lookahead
+verdicts need are made together, every block once at the last-bar cut all
+genomes share, then every (block, aimed cut) the genomes need, a seed's blocks
+at one cut in one call (`LookaheadMemory.check_aimed`), before each genome's
+verdict is read through its blocks (`lookahead_gate.genome_offence`); every
+genome's account is simulated in one compiled pass per instrument
+(`simulation.simulate_batch`); the figures of all genomes come from their
+returns matrix at once (`column_scores`).
 `clear_lookahead_cache` forgets every cached check and block.
 """
 
@@ -38,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from backtests.engine.config import BacktestConfig
-from evolution.engine.column_scores import AssetScores, asset_scores
+from evolution.engine.column_scores import AssetScores, asset_scores, compound_by_bin
 from evolution.engine.datasets import DATASETS, Dataset
 from evolution.engine.genome import Genome
 from evolution.engine.lookahead_gate import LOOKAHEAD_MEMORY, genome_offence
@@ -56,6 +61,7 @@ from trading.engine.market import periods_per_year, timeframe_ms
 from trading.engine.strategy import Signals
 
 LOOKAHEAD_POOL = 8  # aimed cuts are drawn among each signal's first 8 firing bars (cheap)
+CUT_SEED = 0  # the draws depend on the signals alone: genomes sharing blocks share cuts
 
 
 @dataclass(frozen=True)
@@ -172,12 +178,12 @@ def lookahead_verdict(
     genome: Genome, signals: DatasetSignals, full: Signals, per_signal: int
 ) -> str | None:
     """None if the genome passes the aimed truncation check on the first instrument
-    (see `lookahead_gate`; cuts seeded by the genes hash), else the reason. Cached."""
+    (see `lookahead_gate`; cuts drawn from the signals), else the reason. Cached."""
     key = (genome.genes_hash, signals.identity)
     known, verdict = LOOKAHEAD_MEMORY.verdict(key)
     if not known:
         verdict = genome_offence(genome, signals, full, per_field=per_signal,
-                                 seed=int(genome.genes_hash[:16], 16), pool=LOOKAHEAD_POOL)
+                                 seed=CUT_SEED, pool=LOOKAHEAD_POOL)
         LOOKAHEAD_MEMORY.remember_verdict(key, verdict)
     return verdict
 
@@ -185,16 +191,44 @@ def lookahead_verdict(
 # ----------------------------------------------------------------------------- evaluation
 
 
-def _signals_or_reason(
-    genome: Genome, signals: DatasetSignals, config: EvaluationConfig
-) -> list[Signals] | str:
-    """The genome's signals on every instrument, or why it cannot be scored."""
+def _genome_signals(genome: Genome, signals: DatasetSignals) -> list[Signals] | str:
+    """The genome's signals on every instrument, or why it crashed."""
     try:
-        per_asset = [signals.genome(asset, genome) for asset in range(len(signals.bars))]
+        return [signals.genome(asset, genome) for asset in range(len(signals.bars))]
+    except Exception as exc:  # noqa: BLE001 - a failing genome never stops the run
+        return f"crashed: {type(exc).__name__}: {exc}"
+
+
+def _checked(
+    genome: Genome, signals: DatasetSignals, per_asset: list[Signals], config: EvaluationConfig
+) -> list[Signals] | str:
+    """The signals if the genome passes the lookahead check, else why not."""
+    try:
         verdict = lookahead_verdict(genome, signals, per_asset[0], config.lookahead_per_signal)
     except Exception as exc:  # noqa: BLE001 - a failing genome never stops the run
         return f"crashed: {type(exc).__name__}: {exc}"
     return verdict if verdict is not None else per_asset
+
+
+def check_lookahead_together(
+    genomes: Sequence[Genome], signals: DatasetSignals, per_asset: Sequence[list[Signals] | str],
+    config: EvaluationConfig,
+) -> None:
+    """Work out, for the genomes without a verdict yet, every block check their verdicts
+    need, grouped (the last-bar cut they share, then their aimed cuts): the verdicts are
+    those `lookahead_verdict` gives alone, for fewer seed calls."""
+    unchecked = [(g, s[0]) for g, s in zip(genomes, per_asset, strict=True)
+                 if not isinstance(s, str)
+                 and not LOOKAHEAD_MEMORY.verdict((g.genes_hash, signals.identity))[0]]
+    if not unchecked or len(signals.bars[0]) < 2:
+        return
+    try:
+        LOOKAHEAD_MEMORY.check_together(signals, [g for g, _ in unchecked],
+                                        len(signals.bars[0]) - 1)
+        LOOKAHEAD_MEMORY.check_aimed(signals, unchecked, per_field=config.lookahead_per_signal,
+                                     seed=CUT_SEED, pool=LOOKAHEAD_POOL)
+    except Exception:  # noqa: BLE001, S110 - then each genome's checks run (and fail) alone
+        pass
 
 
 def period_grid(timestamps: Sequence[np.ndarray], period_ms: int) -> tuple[int, int]:
@@ -214,8 +248,9 @@ def period_returns(
     present = np.zeros(count)
     for o in outcomes:
         index = (o.timestamps - origin) // period_ms
-        growth = np.log1p(np.maximum(o.returns, -1.0 + 1e-12))
-        total += np.expm1(np.bincount(index, weights=growth, minlength=count))
+        compounded = np.empty(count)
+        compound_by_bin(np.ascontiguousarray(o.returns, dtype=np.float64), index, compounded)
+        total += compounded
         present += np.bincount(index, minlength=count) > 0
     mean = np.where(present > 0, total / np.maximum(present, 1), 0.0)
     return origin, tuple(mean.tolist())
@@ -292,32 +327,59 @@ def _evaluations(
             total += score_of_asset.period_totals
         present = calendar.period_present
         ledger = np.where(present > 0, total / np.maximum(present, 1), 0.0)
+        figures = _Figures.of(dataset, batches, scores, calendar)
         for row, j in enumerate(scored):
-            results[j] = _evaluation(genomes[j], dataset, batches, scores, calendar, row, j,
-                                     tuple(ledger[row].tolist()))
+            results[j] = figures.evaluation(genomes[j], row, j, tuple(ledger[row].tolist()))
     return [results[j] for j in range(len(genomes))]
 
 
-def _evaluation(
-    genome: Genome, dataset: Dataset, batches: Sequence[BatchOutcome],
-    scores: Sequence[AssetScores], calendar: _Calendar, row: int, j: int,
-    ledger: tuple[float, ...],
-) -> Evaluation:
-    figures = tuple(
-        AssetFigures(symbol, float(s.sharpe[row]), float(s.total_return[row]),
-                     int(b.trades[j]), float(b.turnover[j]))
-        for symbol, s, b in zip(dataset.symbols, scores, batches, strict=True)
-    )
-    positive = cells = 0
-    for s, present in zip(scores, calendar.span_present, strict=True):
-        positive += int(np.count_nonzero((s.span_totals[row] > 0) & present))
-        cells += int(np.count_nonzero(present))
-    objectives = combine([f.sharpe for f in figures], positive, cells,
-                         [float(s.max_drawdown[row]) for s in scores],
-                         [f.turnover for f in figures])
-    return Evaluation(genome=genome, objectives=objectives, assets=figures,
-                      period_origin_ms=calendar.origin, period_ms=calendar.period_ms,
-                      period_returns=ledger)
+@dataclass(frozen=True, eq=False)
+class _Figures:
+    """The scored genomes' per-asset figures as plain Python numbers (one conversion per
+    array instead of one per genome and asset): row `row` of the scores, index `j` of the
+    batches."""
+
+    symbols: tuple[str, ...]
+    sharpe: list[list[float]]
+    total_return: list[list[float]]
+    max_drawdown: list[list[float]]
+    trades: list[list[int]]
+    turnover: list[list[float]]
+    positive_cells: list[int]  # per row: (asset, sub-period) cells with a positive return
+    cells: int
+    origin: int
+    period_ms: int
+
+    @classmethod
+    def of(cls, dataset: Dataset, batches: Sequence[BatchOutcome],
+           scores: Sequence[AssetScores], calendar: _Calendar) -> _Figures:
+        positive = sum(np.count_nonzero((s.span_totals > 0) & present, axis=1)
+                       for s, present in zip(scores, calendar.span_present, strict=True))
+        return cls(
+            symbols=tuple(dataset.symbols),
+            sharpe=[s.sharpe.tolist() for s in scores],
+            total_return=[s.total_return.tolist() for s in scores],
+            max_drawdown=[s.max_drawdown.tolist() for s in scores],
+            trades=[b.trades.tolist() for b in batches],
+            turnover=[b.turnover.tolist() for b in batches],
+            positive_cells=np.asarray(positive).tolist(),
+            cells=sum(int(np.count_nonzero(present)) for present in calendar.span_present),
+            origin=calendar.origin, period_ms=calendar.period_ms,
+        )
+
+    def evaluation(self, genome: Genome, row: int, j: int,
+                   ledger: tuple[float, ...]) -> Evaluation:
+        figures = tuple(
+            AssetFigures(symbol, self.sharpe[a][row], self.total_return[a][row],
+                         self.trades[a][j], self.turnover[a][j])
+            for a, symbol in enumerate(self.symbols)
+        )
+        objectives = combine([f.sharpe for f in figures], self.positive_cells[row], self.cells,
+                             [drawdowns[row] for drawdowns in self.max_drawdown],
+                             [f.turnover for f in figures])
+        return Evaluation(genome=genome, objectives=objectives, assets=figures,
+                          period_origin_ms=self.origin, period_ms=self.period_ms,
+                          period_returns=ledger)
 
 
 def evaluate_genomes(
@@ -326,11 +388,10 @@ def evaluate_genomes(
     """The evaluation of each genome, in order (see the module docstring)."""
     signals = DatasetSignals(dataset)
     signals.prefetch(genomes)
-    unchecked = [g for g in genomes if not LOOKAHEAD_MEMORY.verdict(
-        (g.genes_hash, signals.identity))[0]]
-    if unchecked and len(signals.bars[0]) > 1:  # the last-bar cut every genome shares
-        LOOKAHEAD_MEMORY.check_together(signals, unchecked, len(signals.bars[0]) - 1)
-    prepared = [_signals_or_reason(g, signals, config) for g in genomes]
+    per_asset = [_genome_signals(g, signals) for g in genomes]
+    check_lookahead_together(genomes, signals, per_asset, config)
+    prepared = [s if isinstance(s, str) else _checked(g, signals, s, config)
+                for g, s in zip(genomes, per_asset, strict=True)]
     runnable = {i: p for i, p in enumerate(prepared) if not isinstance(p, str)}
     batches = [
         simulate_batch(bars, window, [per_asset[asset] for per_asset in runnable.values()],

@@ -6,7 +6,8 @@ Definitions (every genome is scored on one or more assets, each over its own bar
   return series; clipped to [-SHARPE_LIMIT, SHARPE_LIMIT]. Maximised.
 - consistency: the in-sample window is cut into `sub_periods` equal spans of
   time; each (asset, span) cell holding bars is a cell; consistency is the
-  share of cells whose compounded net return is positive, in [0, 1]. A
+  share of cells whose compounded net return (the product of 1 + r over the
+  cell's bars, less 1: `column_scores.compound_by_bin`) is positive, in [0, 1]. A
   strategy that earns in one year and one asset scores low. Maximised.
 - max_drawdown: the worst (largest) over assets of the peak-to-trough fall of
   the equity curve, the starting capital counting as a peak, in [0, 1].
@@ -34,6 +35,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from backtests.engine import statistics
+from evolution.engine.column_scores import compound_by_bin
 
 OBJECTIVE_NAMES: tuple[str, ...] = ("sharpe", "consistency", "max_drawdown", "turnover")
 OBJECTIVE_WEIGHTS: tuple[float, ...] = (1.0, 1.0, -1.0, -1.0)  # +1 maximise, -1 minimise
@@ -140,10 +142,10 @@ def span_returns(outcome: AssetOutcome, edges: np.ndarray) -> tuple[np.ndarray, 
     """(compounded return per span, whether the span holds any of the asset's bars)."""
     spans = len(edges) - 1
     index = span_index(outcome.timestamps, edges)
-    growth = np.log1p(np.maximum(np.asarray(outcome.returns, dtype=np.float64), -1.0 + 1e-12))
-    totals = np.bincount(index, weights=growth, minlength=spans)
+    totals = np.empty(spans)
+    compound_by_bin(np.ascontiguousarray(outcome.returns, dtype=np.float64), index, totals)
     present = np.bincount(index, minlength=spans) > 0
-    return np.expm1(totals), present
+    return totals, present
 
 
 def cell_counts(
@@ -177,12 +179,35 @@ def combine(
     `cell_counts`, `max_drawdown`s and turnovers."""
     if not sharpes:
         raise ValueError("a genome is scored on at least one asset")
+    sharpe = _mean(sharpes)
     return Objectives(
-        sharpe=float(np.clip(float(np.mean(sharpes)), -SHARPE_LIMIT, SHARPE_LIMIT)),
+        sharpe=-SHARPE_LIMIT if sharpe < -SHARPE_LIMIT else
+        SHARPE_LIMIT if sharpe > SHARPE_LIMIT else sharpe,
         consistency=positive_cells / cells if cells else 0.0,
-        max_drawdown=float(np.max(drawdowns)),
-        turnover=min(float(np.mean(turnovers)), TURNOVER_LIMIT),
+        max_drawdown=_largest(drawdowns),
+        turnover=min(_mean(turnovers), TURNOVER_LIMIT),
     )
+
+
+def _mean(values: Sequence[float]) -> float:
+    """`float(np.mean(values))` of a few floats (numpy adds fewer than 8 values one by one
+    from 0.0, then divides), without numpy's per-call cost: `combine` runs per genome."""
+    if len(values) >= 8:
+        return float(np.mean(values))
+    total = 0.0
+    for value in values:
+        total += value
+    return total / len(values)
+
+
+def _largest(values: Sequence[float]) -> float:
+    """`float(np.max(values))`: the largest value, NaN if any is NaN."""
+    largest = float(values[0])
+    for value in values:
+        if value != value or largest != largest:
+            return math.nan
+        largest = largest if largest >= value else float(value)
+    return largest
 
 
 def score(

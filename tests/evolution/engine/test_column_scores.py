@@ -57,7 +57,7 @@ def test_each_row_scores_as_the_objectives_define(bars, spans, seed):
     origin, periods = period_grid([stamps], DAY)
     rows = np.array([5, 0, 2, 3])
 
-    # when (the matrix is used up: it holds the log growth afterwards)
+    # when
     scores = asset_scores(returns, rows, 8760.0, span_index(stamps, edges), spans,
                           (stamps - origin) // DAY, periods)
 
