@@ -15,9 +15,10 @@ the last-bar cut catches one-bar leaks of sizes and stops anywhere.
 Guarantees: `lookahead_offence` recomputes the strategy's signals on the bars
 truncated at (a) t + 1 for up to `per_field` firing bars t of each boolean
 signal (entries, exits, short entries, short exits), drawn among its first
-`pool` firing bars (all when None) with a generator seeded by `seed`, and (b)
-the last bar; every value before a cut (booleans,
-sizes, stops; NaN equals NaN) must equal the full run's. It returns None, or a
+`pool` firing bars (all when None) by a generator seeded with `seed` and those
+candidate bars (signals that fire alike are cut alike), and (b) the last bar;
+every value before a cut (booleans, sizes, stops; NaN equals NaN) must equal
+the full run's. It returns None, or a
 sentence naming the first offending field, bar and cut. The same inputs
 always give the same cuts and verdict.
 
@@ -26,8 +27,10 @@ its decoded strategy, for less work: a genome's value at bar t is a function of
 its blocks' values at bar t (`genome.combine_blocks`), so at a cut where every
 block's own values before the cut survive the truncation, the genome's do too.
 Whether a block survives a cut is worked out once per (dataset, block, cut) and
-remembered (`LookaheadMemory`): the last-bar cut is the same for every genome of
-a dataset, and most blocks of a generation were checked in an earlier one. Only
+remembered (`LookaheadMemory`, which can work out a whole batch's (block, cut)
+pairs at once, a seed's blocks at one cut in one call): the last-bar cut is the
+same for every genome of a dataset, and most blocks of a generation were checked
+in an earlier one. Only
 at a cut where some block changes is the genome itself recomputed and compared
 (masking by a filter may still hide the change), as `lookahead_offence` does.
 """
@@ -37,6 +40,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Hashable, Iterable, Sequence
 
+import numba
 import numpy as np
 
 from evolution.engine.genome import Block, Genome, block_signals
@@ -58,19 +62,64 @@ MEMORY_LIMIT = 100_000
 def aimed_cuts(
     full: Signals, n: int, per_field: int, seed: int, pool: int | None = None
 ) -> list[int]:
-    """t + 1 for up to `per_field` firing bars t of each boolean field (drawn among its
-    first `pool` firing bars, or all of them), and n - 1."""
-    rng = np.random.default_rng(seed)
+    """t + 1 for up to `per_field` firing bars t of each boolean field (drawn without
+    replacement among its first `pool` firing bars, or all of them, by a splitmix64
+    generator seeded with `seed` and those candidates: fields that fire alike are cut
+    alike), and n - 1."""
+    flags = tuple(_read_only(getattr(full, name)) for name in BOOLEAN_FIELDS)
+    picks = _aimed(flags, max(n - 1, 0), per_field, np.uint64(seed % 2**64),
+                   -1 if pool is None else pool)
     cuts = {n - 1} if n > 1 else set()
-    for name in BOOLEAN_FIELDS:
-        values = getattr(full, name)
-        if values is None or per_field <= 0:
-            continue
-        firing = np.flatnonzero(np.asarray(values, dtype=bool)[: n - 1])[:pool]
-        if len(firing):
-            picks = rng.choice(firing, size=min(per_field, len(firing)), replace=False)
-            cuts.update(int(t) + 1 for t in picks)
+    cuts.update(picks.tolist())
     return sorted(cuts)
+
+
+def _read_only(values: object) -> np.ndarray:
+    """A read-only contiguous bool view of a field (empty for None): one array type for the
+    compiled draw whatever the field's arrays are (some blocks share read-only ones)."""
+    view = np.ascontiguousarray(np.zeros(0) if values is None else values, dtype=np.bool_)
+    view = view.view()
+    view.flags.writeable = False
+    return view
+
+
+@numba.njit(cache=True)
+def _aimed(flags: tuple[np.ndarray, ...], n: int, per_field: int, seed: np.uint64,
+           pool: int) -> np.ndarray:
+    """t + 1 for the drawn firing bars t < n of each field (one compiled call per genome:
+    a GA draws cuts for every genome it scores)."""
+    out = np.empty(len(flags) * max(per_field, 0), np.int64)
+    found = 0
+    for values in flags:
+        limit = min(values.shape[0], n)
+        candidates = np.empty(limit if pool < 0 else min(pool, limit), np.int64)
+        count = 0
+        for t in range(limit):
+            if count == candidates.shape[0]:
+                break
+            if values[t]:
+                candidates[count] = t
+                count += 1
+        state = seed  # the field's draws depend on the seed and its candidates only
+        for j in range(count):
+            state, _ = _splitmix64(state ^ np.uint64(candidates[j]))
+        for j in range(min(per_field, count)):  # a partial Fisher-Yates shuffle
+            state, draw = _splitmix64(state)
+            k = j + np.int64(draw % np.uint64(count - j))
+            candidates[j], candidates[k] = candidates[k], candidates[j]
+            out[found] = candidates[j] + 1
+            found += 1
+    return out[:found]
+
+
+@numba.njit(cache=True)
+def _splitmix64(state: np.uint64) -> tuple[np.uint64, np.uint64]:
+    """(next state, a 64-bit draw): Steele, Lea and Flood's SplitMix64."""
+    state = state + np.uint64(0x9E3779B97F4A7C15)
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return state, z ^ (z >> np.uint64(31))
 
 
 def _first_difference(whole: object, piece: object, cut: int) -> int | None:
@@ -121,9 +170,17 @@ def _same_before(whole: object, piece: object, cut: int) -> bool:
 
 
 def _survives(full: Signals, part: Signals, cut: int) -> bool:
-    """Whether every field and guard of `part` equals `full` before the cut."""
-    return all(_same_before(getattr(full, n), getattr(part, n), cut) for n in FIELDS) and \
-        all(_same_before(full.extras.get(n), part.extras.get(n), cut) for n in GUARDS)
+    """Whether every field and guard of `part` equals `full` before the cut (most fields
+    of a block are None on both sides: settled without a comparison)."""
+    for name in FIELDS:
+        whole, piece = getattr(full, name), getattr(part, name)
+        if (whole is not None or piece is not None) and not _same_before(whole, piece, cut):
+            return False
+    for name in GUARDS:
+        whole, piece = full.extras.get(name), part.extras.get(name)
+        if (whole is not None or piece is not None) and not _same_before(whole, piece, cut):
+            return False
+    return True
 
 
 class LookaheadMemory:
@@ -160,12 +217,32 @@ class LookaheadMemory:
                        cut: int) -> None:
         """Work out at once whether each block of `genomes` survives `cut` (each seed's
         blocks computed together), so that `survives` finds them known."""
-        blocks = [b for b in distinct_blocks(genomes)
-                  if (signals.identity, block_key(b), cut) not in self._survivals]
-        for group, parts in computed_together(blocks, signals.bars_until(0, cut)):
-            for block, part in zip(group, parts, strict=True):
-                self._remember(self._survivals, (signals.identity, block_key(block), cut),
-                               _survives(signals.block(0, block), part, cut))
+        self.check_pairs(signals, [(b, cut) for b in distinct_blocks(genomes)])
+
+    def check_aimed(self, signals: DatasetSignals, genomes: Sequence[tuple[Genome, Signals]],
+                    *, per_field: int, seed: int, pool: int | None = None) -> None:
+        """`check_pairs` of every block of each (genome, its signals on the first
+        instrument) at the genome's aimed cuts: what `genome_offence` will ask for."""
+        n = len(signals.bars[0])
+        self.check_pairs(signals, [(block, cut) for genome, full in genomes
+                                   for cut in aimed_cuts(full, n, per_field, seed, pool)
+                                   for block in genome.blocks()])
+
+    def check_pairs(self, signals: DatasetSignals, pairs: Iterable[tuple[Block, int]]) -> None:
+        """Work out whether each (block, cut) survives, the unknown ones grouped by cut and
+        each seed's blocks at a cut computed together (one call instead of one per block).
+        A seed that raises is left out: `survives` raises for it again."""
+        by_cut: dict[int, dict[Hashable, Block]] = {}
+        for block, cut in pairs:
+            key = block_key(block)
+            if (signals.identity, key, cut) not in self._survivals:
+                by_cut.setdefault(cut, {})[key] = block
+        for cut, blocks in by_cut.items():
+            for group, parts in computed_together(list(blocks.values()),
+                                                  signals.bars_until(0, cut)):
+                for block, part in zip(group, parts, strict=True):
+                    self._remember(self._survivals, (signals.identity, block_key(block), cut),
+                                   _survives(signals.block(0, block), part, cut))
 
     def _remember(self, table: dict, key: Hashable, value: object) -> None:
         with self._lock:
