@@ -1,11 +1,18 @@
 """Serve web, worker and scheduler from one command.
 
-Embedded mode (no REDIS_URL): one process. The ASGI server (uvicorn) runs on a
-background thread with its own event loop, which owns the in-memory channel
-layer; the Celery worker with its embedded beat runs on the main thread over
-the in-memory broker, so tasks, websocket events and pages share one process
-and need no server. Ctrl-C stops the worker (warm shutdown) and then the web
-server.
+Embedded mode (no REDIS_URL): one process, no child processes. The ASGI server
+(uvicorn) runs on a background thread with its own event loop, which owns the
+in-memory channel layer; beat runs on a thread too (Celery's default embedded
+beat is a forked process: a fork of a threaded process can inherit a held lock
+and hang, it outlives a killed parent, and it would not share the in-memory
+broker); the Celery worker runs on the main thread over the in-memory broker, so
+tasks, websocket events and pages share one process and need no server.
+
+Ctrl-C stops the worker (warm shutdown: running tasks finish), then beat and the
+web server. A task that is still running `shutdown_grace` seconds after Ctrl-C
+(a thread cannot be interrupted) is named on stderr and the process exits with
+status 3; what it was doing is recovered as after a killed worker (sessions
+resume from their journal on the next start).
 
 Distributed mode (REDIS_URL set): the same command supervises child processes
 (uvicorn, one Celery worker for every queue, beat with the database scheduler)
@@ -23,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -37,6 +45,7 @@ class RunOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     worker_concurrency: int = 4
+    shutdown_grace: float = 30.0  # seconds running tasks get after Ctrl-C
 
 
 class WebServerThread:
@@ -78,27 +87,78 @@ class WebServerThread:
         self.thread.join(timeout=10)
 
 
+SHUTDOWN_TIMEOUT_EXIT = 3
+
+
+class ShutdownWatchdog:
+    """Ends the process `grace` seconds after a shutdown began unless it ended by then.
+
+    `running()` names the tasks still running; `exit(status)` ends the process
+    (os._exit: interpreter shutdown would join the pool's threads and wait on).
+    """
+
+    def __init__(self, grace: float, running: Callable[[], list[str]],
+                 exit: Callable[[int], None] = os._exit):
+        self.grace = grace
+        self.running = running
+        self.exit = exit
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def arm(self, **_signal_kwargs) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._wait, name="shutdown-watchdog", daemon=True)
+            self.thread.start()
+
+    def disarm(self) -> None:
+        self.done.set()
+
+    def _wait(self) -> None:
+        if self.done.wait(self.grace):
+            return
+        names = ", ".join(self.running()) or "none reported"
+        print(f"Organism: still running {self.grace:g} s after the stop was asked for "
+              f"(tasks: {names}); exiting without them.", file=sys.stderr, flush=True)
+        self.exit(SHUTDOWN_TIMEOUT_EXIT)
+
+
+def _running_tasks() -> list[str]:
+    from celery.worker import state
+
+    return sorted(f"{r.task_name}[{r.id}]" for r in list(state.active_requests))
+
+
 def run_embedded(options: RunOptions) -> None:
+    from celery import signals
+    from celery.beat import EmbeddedService
+
     from organism.celery import app
 
     web = WebServerThread(options)
     web.start()
     print(f"Organism is serving http://{options.host}:{options.port}/  (Ctrl-C to stop)", flush=True)
+    beat = EmbeddedService(app, thread=True, scheduler_cls=settings.CELERY_BEAT_SCHEDULER)
     worker = app.Worker(
         hostname=f"embedded@{socket.gethostname()}",
         pool="threads",
         concurrency=options.worker_concurrency,
-        beat=True,
         queues=list(settings.ORGANISM_QUEUES),
         loglevel="WARNING",
         without_mingle=True,
         without_gossip=True,
         optimization="fair",
     )
+    watchdog = ShutdownWatchdog(options.shutdown_grace, _running_tasks)
+    signals.worker_shutting_down.connect(watchdog.arm, weak=False)
+    beat.start()
     try:
         worker.start()  # blocks until Ctrl-C / SIGTERM (warm shutdown)
     finally:
+        watchdog.arm()  # also when the worker stopped on its own
+        beat.stop()
         web.stop()
+        watchdog.disarm()
+        signals.worker_shutting_down.disconnect(watchdog.arm)
         print("Organism stopped.", flush=True)
 
 

@@ -15,14 +15,18 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=4, help="Celery worker threads/processes")
+        parser.add_argument("--shutdown-grace", type=float, default=30.0,
+                            help="Seconds running tasks get to finish after Ctrl-C (embedded mode)")
         parser.add_argument("--no-bootstrap", action="store_true", help="Skip admin user and sample data")
 
-    def handle(self, *args, host: str, port: int, concurrency: int, no_bootstrap: bool, **options):
+    def handle(self, *args, host: str, port: int, concurrency: int, shutdown_grace: float,
+               no_bootstrap: bool, **options):
         say = lambda msg: self.stdout.write(msg)  # noqa: E731
         call_command("migrate", interactive=False, verbosity=0)
         if not no_bootstrap:
             bootstrap(say=say)
-        run_options = RunOptions(host=host, port=port, worker_concurrency=concurrency)
+        run_options = RunOptions(host=host, port=port, worker_concurrency=concurrency,
+                                 shutdown_grace=shutdown_grace)
         mode = "embedded" if settings.EMBEDDED else "distributed"
         say(f"Mode: {mode}; database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
         if settings.EMBEDDED:
