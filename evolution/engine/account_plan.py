@@ -1,7 +1,7 @@
 """`build_execution_plan`'s order arrays, one genome and one row at a time.
 
-`account_simulation` reads each genome's raw signals (genomes x bars, as
-`simulation` stacks them) instead of a (bars x columns) plan. These functions
+`account_simulation` reads each genome's raw signals (a row per field, where
+the genome's signals lie) instead of a (bars x columns) plan. These functions
 give, for the row that trades bar t + 1 on the signals of bar t, exactly the
 values `build_execution_plan` puts in that row: the legs' entries and exits
 after the long/short conflict resolution and the forced close on the last row,
@@ -10,8 +10,8 @@ config's defaults, and the size with its type; `refused` says whether the plan
 would refuse the genome's signals (both stop-losses on one bar, a size outside
 (0, 1], a size granularity with stops).
 
-Signals come as (genomes, bars) arrays; values as (genomes, 1) constants (not
-shifted, like the plan's (1, columns) arrays) or (genomes, bars); NaN = none.
+Signals come as (bars,) rows; values as (1,) constants (not shifted, like the
+plan's (1, columns) arrays) or (bars,) rows; NaN = none.
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ from backtests.engine.execution import PERCENT
 
 @numba.njit(cache=True, inline="always")
 def column_on_bar(width: int, t: int) -> int:
-    """The column of a (genomes, width) value array holding bar t: constants (width 1) are
+    """The index of a (width,) value row holding bar t: constants (width 1) are
     not shifted; -1 before bar 0 (no value, NaN). (Helpers take scalars: an array argument
     costs reference counting on every call.)"""
     return 0 if width == 1 else t
 
 
 @numba.njit(cache=True, inline="always")
-def value_on_bar(values: np.ndarray, g: int, t: int) -> float:
-    """A (genomes, 1 | bars) value on bar t: constants are not shifted; before bar 0 NaN."""
-    column = column_on_bar(values.shape[1], t)
-    return values[g, column] if column >= 0 else np.nan
+def value_on_bar(values: np.ndarray, t: int) -> float:
+    """A (1 | bars,) value row on bar t: constants are not shifted; before bar 0 NaN."""
+    column = column_on_bar(values.shape[0], t)
+    return values[column] if column >= 0 else np.nan
 
 
 @numba.njit(cache=True, inline="always")
@@ -86,30 +86,31 @@ def size_on_row(fraction: float, default_size: float, default_type: int) -> tupl
 
 @numba.njit(cache=True)
 def refused(
-    g: int, start: int, stop: int, sl: np.ndarray, tsl: np.ndarray, tp: np.ndarray,
+    start: int, stop: int, sl: np.ndarray, tsl: np.ndarray, tp: np.ndarray,
     size: np.ndarray, default_loss: float, default_take: float, granularity: float,
 ) -> bool:
-    """Whether `build_execution_plan` would refuse the genome's signals. (Cells are read
-    directly: `value_on_bar` per bar would cost reference counting on every bar.)"""
-    sl_bars, tsl_bars, size_bars = sl.shape[1] > 1, tsl.shape[1] > 1, size.shape[1] > 1
+    """Whether `build_execution_plan` would refuse a genome's signals (its value rows).
+    (Cells are read directly: `value_on_bar` per bar would cost reference counting on
+    every bar.)"""
+    sl_bars, tsl_bars, size_bars = sl.shape[0] > 1, tsl.shape[0] > 1, size.shape[0] > 1
     # per-bar values are NaN before bar 0, constants are the same on every bar
     if not sl_bars and not tsl_bars:
-        if not np.isnan(sl[g, 0]) and not np.isnan(tsl[g, 0]):
+        if not np.isnan(sl[0]) and not np.isnan(tsl[0]):
             return True
     else:
         for t in range(max(start - 1, 0), stop - 1):
-            if not np.isnan(sl[g, t if sl_bars else 0]) and \
-                    not np.isnan(tsl[g, t if tsl_bars else 0]):
+            if not np.isnan(sl[t if sl_bars else 0]) and \
+                    not np.isnan(tsl[t if tsl_bars else 0]):
                 return True
     for t in range(max(start - 1, 0), stop - 1) if size_bars else range(1):
-        fraction = size[g, t if size_bars else 0]
+        fraction = size[t if size_bars else 0]
         if not np.isnan(fraction) and (fraction <= 0 or fraction > 1):
             return True
     if np.isnan(granularity):
         return False
     for t in range(start - 1, stop - 1):
-        loss, _, take = stops_on_row(value_on_bar(sl, g, t), value_on_bar(tsl, g, t),
-                                     value_on_bar(tp, g, t), default_loss, False, default_take)
+        loss, _, take = stops_on_row(value_on_bar(sl, t), value_on_bar(tsl, t),
+                                     value_on_bar(tp, t), default_loss, False, default_take)
         if not np.isnan(loss) or not np.isnan(take):
             return True
     return False

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 from vectorbt.portfolio.enums import (
     AccumulationMode,
     ConflictMode,
@@ -173,15 +175,14 @@ POSITION, DEBT, VAL_PRICE = 0, 1, 2  # a leg's state besides its stops
 
 @numba.njit(cache=True)
 def _next_entry_row(
-    entries: np.ndarray, short_entries: np.ndarray, g: int, start: int, t: int, until: int,
-    legs: int,
+    entries: np.ndarray, short_entries: np.ndarray, start: int, t: int, until: int, legs: int,
 ) -> int:
     """The first row before `until` trading on a bar t' >= t with an entry (a short entry
     with two legs), else `until`: while flat with no stop armed, the rows before it are
     idle (found by a scan of the entries instead of the whole row test on every bar)."""
     last = start + until - 1  # the bar the row `until` trades on
     while t < last:
-        if entries[g, t] or (legs == 2 and short_entries[g, t]):
+        if entries[t] or (legs == 2 and short_entries[t]):
             return t - start + 1
         t += 1
     return until
@@ -210,13 +211,16 @@ def _execute(
 
 @numba.njit(cache=True)
 def _simulate_account(
-    g: int, start: int, stop: int, entries: np.ndarray, exits: np.ndarray,
+    start: int, stop: int, entries: np.ndarray, exits: np.ndarray,
     short_entries: np.ndarray, short_exits: np.ndarray, size: np.ndarray, sl: np.ndarray,
     tsl: np.ndarray, tp: np.ndarray, settings: np.ndarray, legs: int, close_at_end: bool,
     default_trail: bool, default_type: int, open_: np.ndarray, high: np.ndarray,
     low: np.ndarray, close: np.ndarray, records: np.ndarray,
 ) -> int:
-    """Fill `records` with genome g's orders (row = bar - start, column = leg); their count.
+    """Fill `records` with a genome's orders (row = bar - start, column = leg); their count.
+
+    Its signals are (stop,) bool rows, its values (1 | stop,) float rows (a constant, or
+    one value per bar; NaN = none).
 
     `settings` = (default stop-loss, default take-profit, default size, size granularity,
     fee, slippage, initial cash), NaN for the stops and granularity not set.
@@ -250,17 +254,17 @@ def _simulate_account(
         signal = close_at_end and i == last_row
         if not signal and t >= 0:
             if state[0, POSITION] == 0:
-                signal = entries[g, t]
+                signal = entries[t]
             else:
-                signal = exits[g, t] or (legs == 2 and short_entries[g, t])
+                signal = exits[t] or (legs == 2 and short_entries[t])
             if not signal and legs == 2:
                 if state[1, POSITION] == 0:
-                    signal = short_entries[g, t]
+                    signal = short_entries[t]
                 else:
-                    signal = short_exits[g, t] or entries[g, t]
+                    signal = short_exits[t] or entries[t]
         if not signal and not armed:
             if state[0, POSITION] == 0 and (legs == 1 or state[1, POSITION] == 0):
-                resume = _next_entry_row(entries, short_entries, g, start, t + 1,
+                resume = _next_entry_row(entries, short_entries, start, t + 1,
                                          last_row if close_at_end else last_row + 1, legs)
             continue  # no signal, no stop armed: nothing can happen on this bar
         b = start + i
@@ -276,9 +280,9 @@ def _simulate_account(
             stop_price[leg] = hit
         if not signal and not acts:
             continue  # stops trailed, none hit, no signal: no order on this bar
-        raw_entry, raw_exit = t >= 0 and entries[g, t], t >= 0 and exits[g, t]
-        raw_short_entry = legs == 2 and t >= 0 and short_entries[g, t]
-        raw_short_exit = legs == 2 and t >= 0 and short_exits[g, t]
+        raw_entry, raw_exit = t >= 0 and entries[t], t >= 0 and exits[t]
+        raw_short_entry = legs == 2 and t >= 0 and short_entries[t]
+        raw_short_exit = legs == 2 and t >= 0 and short_exits[t]
         entry[0], exit_[0], entry[1], exit_[1], long_first, _ = legs_on_row(
             raw_entry, raw_exit, raw_short_entry, raw_short_exit, legs,
             close_at_end and i == last_row)
@@ -286,12 +290,12 @@ def _simulate_account(
             acts = acts or _places_order(state[leg, POSITION], entry[leg], exit_[leg])
         if not acts:
             continue  # an entry while open, an exit while flat, or both: vectorbt ignores them
-        k_sl, k_tsl = column_on_bar(sl.shape[1], t), column_on_bar(tsl.shape[1], t)
-        k_tp, k_size = column_on_bar(tp.shape[1], t), column_on_bar(size.shape[1], t)
+        k_sl, k_tsl = column_on_bar(sl.shape[0], t), column_on_bar(tsl.shape[0], t)
+        k_tp, k_size = column_on_bar(tp.shape[0], t), column_on_bar(size.shape[0], t)
         loss, trail, take = stops_on_row(
-            sl[g, k_sl] if k_sl >= 0 else np.nan, tsl[g, k_tsl] if k_tsl >= 0 else np.nan,
-            tp[g, k_tp] if k_tp >= 0 else np.nan, settings[0], default_trail, settings[1])
-        row_size, row_type = size_on_row(size[g, k_size] if k_size >= 0 else np.nan,
+            sl[k_sl] if k_sl >= 0 else np.nan, tsl[k_tsl] if k_tsl >= 0 else np.nan,
+            tp[k_tp] if k_tp >= 0 else np.nan, settings[0], default_trail, settings[1])
+        row_size, row_type = size_on_row(size[k_size] if k_size >= 0 else np.nan,
                                          settings[2], default_type)
         # vectorbt's row of a group: valuation prices, each leg's order (size, size type,
         # direction, price, slippage), then the orders processed in the row's call order
@@ -439,20 +443,46 @@ def _replay_returns(
     return trades, traded / years, finite
 
 
+@intrinsic
+def _bool_row_at(typingctx, address):  # noqa: ANN001, ANN202 - numba's intrinsic protocol
+    """A pointer to the bools at a raw address (`flag_rows`)."""
+    signature = types.CPointer(types.boolean)(types.int64)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+    return signature, codegen
+
+
+@intrinsic
+def _float_row_at(typingctx, address):  # noqa: ANN001, ANN202 - numba's intrinsic protocol
+    """A pointer to the float64 values at a raw address (`value_rows`)."""
+    signature = types.CPointer(types.float64)(types.int64)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+    return signature, codegen
+
+
 @numba.njit(cache=True)
 def simulate_accounts(
-    start: int, stop: int, entries: np.ndarray, exits: np.ndarray, short_entries: np.ndarray,
-    short_exits: np.ndarray, size: np.ndarray, sl: np.ndarray, tsl: np.ndarray,
-    tp: np.ndarray, settings: np.ndarray, legs: int, close_at_end: bool, default_trail: bool,
-    default_type: int, years: float, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
-    close: np.ndarray, out_rows: np.ndarray, returns_out: np.ndarray,
-    trades_out: np.ndarray, turnover_out: np.ndarray, status_out: np.ndarray,
+    start: int, stop: int, flag_rows: np.ndarray, value_rows: np.ndarray,
+    value_widths: np.ndarray, settings: np.ndarray, legs: int, close_at_end: bool,
+    default_trail: bool, default_type: int, years: float, open_: np.ndarray,
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, out_rows: np.ndarray,
+    returns_out: np.ndarray, trades_out: np.ndarray, turnover_out: np.ndarray,
+    status_out: np.ndarray,
 ) -> None:
-    """Simulate every genome (row) of a batch over bars [start, stop) (module docstring).
+    """Simulate every genome of a batch over bars [start, stop) (module docstring).
 
-    Signals are (genomes, stop) bool arrays and (genomes, 1 | stop) floats (a constant,
-    or one value per bar; NaN = none); short signals are read only with two legs.
-    Prices are the bars [0, stop). Genome g's returns over the bars go to row
+    The genomes' signals are read where they lie, not copied into one matrix first:
+    `flag_rows[g]` holds the addresses of genome g's entries, exits, short entries and
+    short exits, each `stop` C-contiguous bools; `value_rows[g]` those of its size,
+    stop-loss, trailing stop and take-profit, each `value_widths[g, k]` C-contiguous
+    float64 values (1: a constant, `stop`: one per bar; NaN = none). The caller keeps those
+    arrays alive and unchanged through the call. Short signals are read only with two
+    legs. Prices are the bars [0, stop). Genome g's returns over the bars go to row
     `out_rows[g]` of `returns_out`, its closed trades, turnover (traded value / equity
     per `years`) and status to the same index of the other outputs."""
     rows = stop - start
@@ -460,11 +490,19 @@ def simulate_accounts(
     default_loss, default_take, granularity = settings[0], settings[1], settings[3]
     for g in range(out_rows.shape[0]):
         row = out_rows[g]
-        if refused(g, start, stop, sl, tsl, tp, size, default_loss, default_take, granularity):
+        entries = numba.carray(_bool_row_at(flag_rows[g, 0]), stop)
+        exits = numba.carray(_bool_row_at(flag_rows[g, 1]), stop)
+        short_entries = numba.carray(_bool_row_at(flag_rows[g, 2]), stop)
+        short_exits = numba.carray(_bool_row_at(flag_rows[g, 3]), stop)
+        size = numba.carray(_float_row_at(value_rows[g, 0]), value_widths[g, 0])
+        sl = numba.carray(_float_row_at(value_rows[g, 1]), value_widths[g, 1])
+        tsl = numba.carray(_float_row_at(value_rows[g, 2]), value_widths[g, 2])
+        tp = numba.carray(_float_row_at(value_rows[g, 3]), value_widths[g, 3])
+        if refused(start, stop, sl, tsl, tp, size, default_loss, default_take, granularity):
             status_out[row] = REFUSED
             continue
         count = _simulate_account(
-            g, start, stop, entries, exits, short_entries, short_exits, size, sl, tsl, tp,
+            start, stop, entries, exits, short_entries, short_exits, size, sl, tsl, tp,
             settings, legs, close_at_end, default_trail, default_type, open_, high, low, close,
             records)
         trades_out[row], turnover_out[row], finite = _replay_returns(

@@ -129,26 +129,52 @@ def simulate_batch(
     return outcome
 
 
-def _stacked_flags(columns: list[Signals], name: str, stop: int) -> np.ndarray:
-    """(columns, stop) bools of a boolean field (all False where not given)."""
-    out = np.zeros((len(columns), stop), dtype=np.bool_)
-    for j, signals in enumerate(columns):
-        value = getattr(signals, name)
-        if value is not None:
-            out[j] = value
-    return out
+FLAG_FIELDS = ("entries", "exits", "short_entries", "short_exits")
+VALUE_FIELDS = ("size", "sl_stop", "tsl_stop", "tp_stop")
+_NONE = np.full(1, np.nan)  # the value row of a field not given
+_NONE.flags.writeable = False
 
 
-def _stacked_values(columns: list[Signals], name: str, stop: int) -> np.ndarray:
-    """(columns, 1) constants or (columns, stop) per-bar values of a float field (NaN: none)."""
-    values = [getattr(s, name) for s in columns]
-    if all(v is None or np.ndim(v) == 0 for v in values):
-        return np.array([[np.nan if v is None else float(v)] for v in values])
-    out = np.full((len(columns), stop), np.nan)
-    for j, value in enumerate(values):
-        if value is not None:
-            out[j] = value
-    return out
+class _Rows:
+    """Where each column's signals lie, for `account_simulation.simulate_accounts` (which
+    reads them there instead of from a stacked copy): per column, the addresses of its
+    flag rows (`stop` bools each; all False where not given) and of its value rows (one
+    constant, or `stop` float64 values; NaN where not given), with their widths. It holds
+    every array it gives the address of (converted ones too) until it is dropped; the
+    arrays of a block are shared by the columns holding it, so each is looked up once."""
+
+    def __init__(self, columns: Sequence[Signals], stop: int, shorts: bool):
+        self.kept: dict[int, tuple[object, np.ndarray, int]] = {}
+        never = np.zeros(stop, dtype=np.bool_)
+        self.flags = np.empty((len(columns), len(FLAG_FIELDS)), np.int64)
+        self.values = np.empty((len(columns), len(VALUE_FIELDS)), np.int64)
+        self.widths = np.empty((len(columns), len(VALUE_FIELDS)), np.int64)
+        for j, signals in enumerate(columns):
+            for k, name in enumerate(FLAG_FIELDS):
+                value = getattr(signals, name) if k < 2 or shorts else None
+                self.flags[j, k] = self._address(never if value is None else value, np.bool_,
+                                                 stop)
+            for k, name in enumerate(VALUE_FIELDS):
+                value = getattr(signals, name)
+                self.values[j, k], self.widths[j, k] = self._value(value, stop)
+
+    def _value(self, value: object, stop: int) -> tuple[int, int]:
+        if value is None:
+            return self._address(_NONE, np.float64, 1), 1
+        if np.ndim(value) == 0:
+            return self._address(np.full(1, float(value)), np.float64, 1), 1  # type: ignore[arg-type]
+        return self._address(value, np.float64, stop), stop
+
+    def _address(self, value: object, dtype: type, length: int) -> int:
+        known = self.kept.get(id(value))
+        if known is not None and known[0] is value:
+            return known[2]
+        array = np.ascontiguousarray(value, dtype=dtype)
+        if array.shape != (length,):
+            raise ValueError(f"a signal of shape {array.shape} where ({length},) is needed")
+        address = array.ctypes.data
+        self.kept[id(value)] = (value, array, address)
+        return address
 
 
 def _simulate_accounts(
@@ -161,12 +187,7 @@ def _simulate_accounts(
         raise ValueError("signals must cover the bars up to the end of the window")
     shorts = config.allow_short and (columns[0].short_entries is not None
                                      or columns[0].short_exits is not None)
-    legs = 2 if shorts else 1
-    short_entries, short_exits = (
-        _stacked_flags(columns, name, stop) if shorts else np.zeros((1, 1), np.bool_)
-        for name in ("short_entries", "short_exits"))
-    size, sl, tsl, tp = (_stacked_values(columns, name, stop)
-                         for name in ("size", "sl_stop", "tsl_stop", "tp_stop"))
+    rows = _Rows(columns, stop, shorts)
     opens, highs, lows, closes = (np.ascontiguousarray(p[:stop], dtype=np.float64)
                                   for p in (bars.open, bars.high, bars.low, bars.close))
     settings = np.array([np.nan if v is None else float(v) for v in (
@@ -175,14 +196,14 @@ def _simulate_accounts(
         config.costs.slippage, config.initial_cash)])
     status = np.empty(len(outcome.trades), np.int64)
     account_simulation.simulate_accounts(
-        start, stop, _stacked_flags(columns, "entries", stop),
-        _stacked_flags(columns, "exits", stop), short_entries, short_exits, size, sl, tsl, tp,
-        settings, legs, config.close_at_end, config.tsl_stop is not None,
+        start, stop, rows.flags, rows.values, rows.widths, settings, 2 if shorts else 1,
+        config.close_at_end, config.tsl_stop is not None,
         SIZE_TYPE_OF_MODE[config.sizing.mode],
         (stop - start) / config.periods_per_year(bars.timeframe), opens, highs, lows, closes,
         np.asarray(part, dtype=np.int64), outcome.returns, outcome.trades, outcome.turnover,
         status,
     )
+    del rows  # the signals may be released now
     for index in part:
         if status[index] == account_simulation.NOT_FINITE:
             outcome.errors[index] = ArithmeticError("the simulated equity is not finite")
