@@ -33,6 +33,8 @@ Guarantees, for every genome of a batch (bit for bit what `build_execution_plan`
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 from numba import types
@@ -443,26 +445,23 @@ def _replay_returns(
     return trades, traded / years, finite
 
 
-@intrinsic
-def _bool_row_at(typingctx, address):  # noqa: ANN001, ANN202 - numba's intrinsic protocol
-    """A pointer to the bools at a raw address (`flag_rows`)."""
-    signature = types.CPointer(types.boolean)(types.int64)
+def _pointer_at(dtype: types.Type) -> Any:
+    """A compiled-code intrinsic: the int64 raw address of `dtype` values as a pointer to
+    them (for `numba.carray`)."""
 
-    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
-        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+    def typer(typingctx: Any, address: Any) -> Any:
+        signature = types.CPointer(dtype)(types.int64)
 
-    return signature, codegen
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+        return signature, codegen
+
+    return intrinsic(typer)
 
 
-@intrinsic
-def _float_row_at(typingctx, address):  # noqa: ANN001, ANN202 - numba's intrinsic protocol
-    """A pointer to the float64 values at a raw address (`value_rows`)."""
-    signature = types.CPointer(types.float64)(types.int64)
-
-    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
-        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
-
-    return signature, codegen
+_bool_row_at = _pointer_at(types.boolean)
+_float_row_at = _pointer_at(types.float64)
 
 
 @numba.njit(cache=True)

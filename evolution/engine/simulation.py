@@ -161,7 +161,7 @@ class _Rows:
     def _value(self, value: object, stop: int) -> tuple[int, int]:
         if value is None:
             return self._address(_NONE, np.float64, 1), 1
-        if np.ndim(value) == 0:
+        if np.ndim(value) == 0:  # type: ignore[arg-type]
             return self._address(np.full(1, float(value)), np.float64, 1), 1  # type: ignore[arg-type]
         return self._address(value, np.float64, stop), stop
 
@@ -169,7 +169,7 @@ class _Rows:
         known = self.kept.get(id(value))
         if known is not None and known[0] is value:
             return known[2]
-        array = np.ascontiguousarray(value, dtype=dtype)
+        array: np.ndarray = np.ascontiguousarray(value, dtype=dtype)
         if array.shape != (length,):
             raise ValueError(f"a signal of shape {array.shape} where ({length},) is needed")
         address = array.ctypes.data
