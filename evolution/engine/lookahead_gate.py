@@ -191,6 +191,7 @@ class LookaheadMemory:
         self.limit = limit
         self._verdicts: dict[Hashable, str | None] = {}
         self._survivals: dict[Hashable, bool] = {}
+        self._cuts: dict[Hashable, list[int]] = {}  # drawn by `check_aimed`, until used
         self._lock = threading.Lock()
 
     def verdict(self, key: Hashable) -> tuple[bool, str | None]:
@@ -223,10 +224,24 @@ class LookaheadMemory:
                     *, per_field: int, seed: int, pool: int | None = None) -> None:
         """`check_pairs` of every block of each (genome, its signals on the first
         instrument) at the genome's aimed cuts: what `genome_offence` will ask for."""
-        n = len(signals.bars[0])
-        self.check_pairs(signals, [(block, cut) for genome, full in genomes
-                                   for cut in aimed_cuts(full, n, per_field, seed, pool)
-                                   for block in genome.blocks()])
+        pairs = []
+        for genome, full in genomes:
+            cuts = self.cuts(signals, genome, full, per_field=per_field, seed=seed, pool=pool)
+            self._remember(self._cuts, (signals.identity, genome.genes_hash, per_field, seed,
+                                        pool), cuts)
+            pairs += [(block, cut) for cut in cuts for block in genome.blocks()]
+        self.check_pairs(signals, pairs)
+
+    def cuts(self, signals: DatasetSignals, genome: Genome, full: Signals, *, per_field: int,
+             seed: int, pool: int | None = None) -> list[int]:
+        """`aimed_cuts` of the genome's signals on the first instrument (`full`): those
+        `check_aimed` drew for it (once), or drawn now."""
+        key = (signals.identity, genome.genes_hash, per_field, seed, pool)
+        with self._lock:
+            drawn = self._cuts.pop(key, None)
+        if drawn is not None:
+            return drawn
+        return aimed_cuts(full, len(signals.bars[0]), per_field, seed, pool)
 
     def check_pairs(self, signals: DatasetSignals, pairs: Iterable[tuple[Block, int]]) -> None:
         """Work out whether each (block, cut) survives, the unknown ones grouped by cut and
@@ -254,6 +269,7 @@ class LookaheadMemory:
         with self._lock:
             self._verdicts.clear()
             self._survivals.clear()
+            self._cuts.clear()
 
 
 LOOKAHEAD_MEMORY = LookaheadMemory()  # the process's memory
@@ -265,8 +281,7 @@ def genome_offence(
 ) -> str | None:
     """`lookahead_offence(decode(genome), bars, full, ...)` on the dataset's first
     instrument, through its blocks (see the module docstring)."""
-    bars = signals.bars[0]
-    for cut in aimed_cuts(full, len(bars), per_field, seed, pool):
+    for cut in memory.cuts(signals, genome, full, per_field=per_field, seed=seed, pool=pool):
         if all(memory.survives(signals, block, cut) for block in genome.blocks()):
             continue
         offence = first_offence(full, signals.genome(0, genome, cut), cut)

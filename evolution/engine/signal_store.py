@@ -133,6 +133,9 @@ class DatasetSignals:
         self.bars = tuple(b.slice(0, stop) for b, (_, stop) in
                           zip(dataset.bars, dataset.windows, strict=True))
         self._cut: dict[tuple[int, int], Bars] = {}
+        # the blocks this object has handed out or prefetched (the store's entries may be
+        # dropped meanwhile; this object lives for one batch)
+        self._held: dict[Hashable, Signals] = {}
 
     def bars_until(self, asset: int, length: int) -> Bars:
         """The instrument's first `length` bars (the scored window's end by default)."""
@@ -149,7 +152,11 @@ class DatasetSignals:
     def block(self, asset: int, block: Block, length: int | None = None) -> Signals:
         """The block's signals on the instrument's first `length` bars (default: all)."""
         bars = self.bars[asset] if length is None else self.bars_until(asset, length)
-        return self.store.get(self.key(asset, block, len(bars)), block, bars)
+        key = (self.identity, asset, len(bars), block.signals_key)
+        held = self._held.get(key)
+        if held is None:
+            held = self._held[key] = self.store.get(key, block, bars)
+        return held
 
     def prefetch(self, genomes: Sequence[Genome]) -> None:
         """Store every block of `genomes` on every instrument, each seed's blocks computed
@@ -160,7 +167,9 @@ class DatasetSignals:
             missing = [b for b in blocks if self.key(asset, b) not in self.store]
             for group, signals in computed_together(missing, bars):
                 for block, result in zip(group, signals, strict=True):
-                    self.store.put(self.key(asset, block), result)
+                    key = self.key(asset, block)
+                    self.store.put(key, result)
+                    self._held[key] = result
 
     def genome(self, asset: int, genome: Genome, length: int | None = None) -> Signals:
         """The genome's signals on the instrument's first `length` bars (default: all)."""

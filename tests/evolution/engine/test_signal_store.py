@@ -102,18 +102,19 @@ def test_the_store_drops_the_least_recently_used_blocks_beyond_its_capacity(data
               for i in range(3)]
     probe = DatasetSignals(dataset, BlockSignalStore()).block(0, blocks[0])
     store = BlockSignalStore(capacity_bytes=2 * (probe.entries.nbytes + probe.exits.nbytes))
-    signals = DatasetSignals(dataset, store)
+    def batch() -> DatasetSignals:  # each batch of a process reads the store anew
+        return DatasetSignals(dataset, store)
 
     # when
-    kept = signals.block(0, blocks[0])
-    signals.block(0, blocks[1])
-    signals.block(0, blocks[0])  # used again: now the most recent
-    signals.block(0, blocks[2])
+    kept = batch().block(0, blocks[0])
+    batch().block(0, blocks[1])
+    batch().block(0, blocks[0])  # used again: now the most recent
+    batch().block(0, blocks[2])
 
     # then: blocks[1] was dropped, blocks[0] is still served
-    assert len(store) == 2 and signals.block(0, blocks[0]) is kept
+    assert len(store) == 2 and batch().block(0, blocks[0]) is kept
     computed = store.computed
-    signals.block(0, blocks[1])
+    batch().block(0, blocks[1])
     assert store.computed == computed + 1
 
 
