@@ -55,6 +55,7 @@ from evolution.engine.objectives import (
     span_edges_of,
     span_index,
 )
+from evolution.engine.seeds.indicator_memo import INDICATOR_MEMO
 from evolution.engine.signal_store import BLOCK_SIGNALS, DatasetSignals
 from evolution.engine.simulation import BatchOutcome, simulate_batch
 from trading.engine.market import periods_per_year, timeframe_ms
@@ -168,10 +169,11 @@ def failed(genome: Genome, reason: str) -> Evaluation:
 
 
 def clear_lookahead_cache() -> None:
-    """Forget every cached lookahead verdict, block check and block signals of this process
-    (the next evaluation starts cold)."""
+    """Forget every cached lookahead verdict, block check, block signals and indicator row of
+    this process (the next evaluation starts cold)."""
     LOOKAHEAD_MEMORY.clear()
     BLOCK_SIGNALS.clear()
+    INDICATOR_MEMO.clear()
 
 
 def lookahead_verdict(

@@ -254,7 +254,8 @@ class LookaheadMemory:
                 by_cut.setdefault(cut, {})[key] = block
         for cut, blocks in by_cut.items():
             for group, parts in computed_together(list(blocks.values()),
-                                                  signals.bars_until(0, cut)):
+                                                  signals.bars_until(0, cut),
+                                                  signals.memo(0, cut)):
                 for block, part in zip(group, parts, strict=True):
                     self._remember(self._survivals, (signals.identity, block_key(block), cut),
                                    _survives(signals.block(0, block), part, cut))

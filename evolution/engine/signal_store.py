@@ -36,6 +36,7 @@ import numpy as np
 
 from evolution.engine.datasets import Dataset
 from evolution.engine.genome import Block, Genome, block_signals, combine_blocks
+from evolution.engine.seeds.indicator_memo import INDICATOR_MEMO, IndicatorMemo, SeriesMemo
 from trading.engine.market import Bars
 from trading.engine.strategy import Signals
 
@@ -126,8 +127,10 @@ BLOCK_SIGNALS = BlockSignalStore()  # the process's store
 class DatasetSignals:
     """Block and genome signals on one dataset's instruments, through a store."""
 
-    def __init__(self, dataset: Dataset, store: BlockSignalStore = BLOCK_SIGNALS):
+    def __init__(self, dataset: Dataset, store: BlockSignalStore = BLOCK_SIGNALS,
+                 indicators: IndicatorMemo = INDICATOR_MEMO):
         self.dataset = dataset
+        self.indicators = indicators
         self.identity = dataset_identity(dataset)
         self.store = store
         self.bars = tuple(b.slice(0, stop) for b, (_, stop) in
@@ -136,6 +139,10 @@ class DatasetSignals:
         # the blocks this object has handed out or prefetched (the store's entries may be
         # dropped meanwhile; this object lives for one batch)
         self._held: dict[Hashable, Signals] = {}
+
+    def memo(self, asset: int, length: int) -> SeriesMemo:
+        """The indicator memo of the instrument's first `length` bars."""
+        return self.indicators.series((self.identity, asset, length))
 
     def bars_until(self, asset: int, length: int) -> Bars:
         """The instrument's first `length` bars (the scored window's end by default)."""
@@ -165,7 +172,7 @@ class DatasetSignals:
         blocks = distinct_blocks(genomes)
         for asset, bars in enumerate(self.bars):
             missing = [b for b in blocks if self.key(asset, b) not in self.store]
-            for group, signals in computed_together(missing, bars):
+            for group, signals in computed_together(missing, bars, self.memo(asset, len(bars))):
                 for block, result in zip(group, signals, strict=True):
                     key = self.key(asset, block)
                     self.store.put(key, result)
@@ -188,17 +195,19 @@ def distinct_blocks(genomes: Sequence[Genome]) -> list[Block]:
 
 
 def computed_together(
-    blocks: Sequence[Block], bars: Bars
+    blocks: Sequence[Block], bars: Bars, memo: SeriesMemo | None = None
 ) -> list[tuple[list[Block], list[Signals]]]:
-    """The blocks' signals on `bars`, grouped by seed and computed with `compute_many`;
-    a seed that raises is left out (its blocks are computed one by one when needed)."""
+    """The blocks' signals on `bars`, grouped by seed and computed with `compute_many`
+    (with `memo`, the indicator memo of these bars); a seed that raises is left out (its
+    blocks are computed one by one when needed)."""
     by_seed: dict[Hashable, list[Block]] = {}
     for block in blocks:
         by_seed.setdefault((block.seed, type(block.strategy)), []).append(block)
     out = []
     for group in by_seed.values():
         try:
-            signals = group[0].strategy.compute_many(bars, [dict(b.params) for b in group])
+            signals = group[0].strategy.compute_many(bars, [dict(b.params) for b in group],
+                                                      memo)
         except Exception:  # noqa: BLE001 - the error is raised again for the genome itself
             continue
         out.append((group, signals))

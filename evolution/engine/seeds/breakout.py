@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from evolution.engine.seeds.extremes import Side, higher, lower, side_of, window_pair
+from evolution.engine.seeds.indicator_memo import SeriesMemo
 from evolution.engine.seeds.seed import ALLOW_SHORT, Seed, event_signals
 from trading.engine.indicators.inputs import as_series, check_period
 from trading.engine.market import Bars
@@ -59,7 +60,9 @@ class DonchianBreakout(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """One table of the highs and one of the lows serve every block's channels."""
         settings = np.array(
             [(check_period(p["entry_period"]), check_period(p["exit_period"]),

@@ -22,6 +22,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from evolution.engine.seeds.indicator_memo import SeriesMemo
 from evolution.engine.seeds.seed import Seed, no_orders
 from trading.engine.market import Bars
 from trading.engine.strategy import Param, ParamSpace, Signals
@@ -82,7 +83,9 @@ class FundingRateCarry(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """Each averaging window's mean computed once."""
         if bars.funding_rate is None:
             entries, exits = no_orders(len(bars))

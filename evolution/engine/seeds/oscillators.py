@@ -13,6 +13,7 @@ import numpy as np
 
 from evolution.engine.seeds.crossings import zone_events
 from evolution.engine.seeds.extremes import stochastic_blocks
+from evolution.engine.seeds.indicator_memo import SeriesMemo
 from evolution.engine.seeds.seed import ALLOW_SHORT, Seed, event_signals
 from evolution.engine.seeds.shared_indicators import rsi_by_period
 from trading.engine.indicators.inputs import as_series, check_period
@@ -57,9 +58,17 @@ class RsiFilter(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
-        """Each RSI period the parameter sets need computed once, all together."""
-        strengths = rsi_by_period(bars.close, [p["period"] for p in params])
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
+        """Each RSI period the parameter sets need computed once, all together (or taken
+        from the memo)."""
+        periods = [p["period"] for p in params]
+
+        def compute(some: list[int]) -> dict[int, np.ndarray]:
+            return rsi_by_period(bars.close, some)
+
+        strengths = compute(periods) if memo is None else memo.rows("rsi", periods, compute)
         return [self._signals(strengths[p["period"]], p) for p in params]
 
     @staticmethod
@@ -121,7 +130,9 @@ class StochasticOscillator(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """Each fast %K, slow %K and %D computed once for the blocks that share it, from
         one table of the highs and one of the lows (`extremes.stochastic_blocks`)."""
         settings = np.array(

@@ -24,6 +24,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from evolution.engine.seeds.indicator_memo import SeriesMemo
 from evolution.engine.seeds.seed import ALLOW_SHORT, Seed
 from trading.engine.indicators.inputs import (
     as_same_length,
@@ -101,7 +102,9 @@ class VwapReversion(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """The VWAP and std of each anchor (or rolling window) computed once."""
         if not params:
             return []

@@ -4,7 +4,8 @@ Guarantees: stops and sizes at bar t read bars 0..t only; stops are positive
 fractions of the entry price or NaN (no stop) while ATR warms up; sizes are in
 [0, max_size] or NaN (engine default) while volatility warms up. The entries and
 exits of these blocks are `no_orders`' shared read-only arrays. `compute_many`
-computes each indicator period once and each block's output in one compiled pass,
+computes each indicator period once (or takes it from the memo) and each block's output in
+one compiled pass,
 with the values of `atr(...) / close` and `realized_volatility` followed by numpy's
 element-wise steps.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from evolution.engine.seeds.indicator_memo import SeriesMemo
 from evolution.engine.seeds.seed import Seed, annualisation, no_orders
 from evolution.engine.seeds.shared_indicators import atr_by_period, realized_volatility_by_window
 from trading.engine.indicators.inputs import as_series
@@ -59,11 +61,18 @@ class AtrStopLoss(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """Each ATR period the parameter sets need computed once, all together."""
         if not params:
             return []
-        atrs = atr_by_period(bars.high, bars.low, bars.close, [p["atr_period"] for p in params])
+        periods = [p["atr_period"] for p in params]
+
+        def compute(some: list[int]) -> dict[int, np.ndarray]:
+            return atr_by_period(bars.high, bars.low, bars.close, some)
+
+        atrs = compute(periods) if memo is None else memo.rows("atr", periods, compute)
         close = as_series(bars.close, "close")
         return [self._signals(atrs[p["atr_period"]], close, p) for p in params]
 
@@ -113,13 +122,19 @@ class VolatilityScaling(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """Log returns computed once, each volatility window once."""
         if not params:
             return []
-        vols = realized_volatility_by_window(
-            bars.close, [p["vol_window"] for p in params], annualisation(bars)
-        )
+        windows, per_year = [p["vol_window"] for p in params], annualisation(bars)
+
+        def compute(some: list[int]) -> dict[int, np.ndarray]:
+            return realized_volatility_by_window(bars.close, some, per_year)
+
+        vols = compute(windows) if memo is None else \
+            memo.rows(("realized_volatility", per_year), windows, compute)
         entries, exits = no_orders(len(bars))
         return [
             Signals(

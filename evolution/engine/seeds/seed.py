@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from evolution.engine.seeds.indicator_memo import SeriesMemo
 from trading.engine.market import Bars, periods_per_year
 from trading.engine.strategy import Param, ParamSpace, Signals
 
@@ -65,10 +66,13 @@ class Seed(ABC):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         """Signals for already validated parameters."""
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """`compute` of each (already validated) parameter set, in order. Seeds whose
         parameter sets share work (an indicator at one period) override it with a faster
-        path giving the same signals."""
+        path giving the same signals; those may take the indicator rows of earlier batches
+        on the same bars from `memo` (`indicator_memo`)."""
         return [self.compute(bars, p) for p in params]
 
     def describe(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from evolution.engine.seeds.crossings import band_crossings
 from evolution.engine.seeds.extremes import lexical_order, midpoint_into, side_of, smas_into
+from evolution.engine.seeds.indicator_memo import SeriesMemo
 from evolution.engine.seeds.seed import ALLOW_SHORT, Seed, event_signals
 from evolution.engine.seeds.shared_indicators import ema_by_period
 from trading.engine.indicators.inputs import as_series, check_period
@@ -55,7 +56,9 @@ class EmaCrossover(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """Every EMA period the parameter sets need computed once, all together."""
         pairs = [sorted((p["fast_period"], p["slow_period"])) for p in params]
         emas = ema_by_period(bars.close, [n for pair in pairs for n in pair])
@@ -101,7 +104,9 @@ class SmaTrendFilter(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """Each SMA period computed once; one never-firing entries/exits array (read-only)
         serves every block."""
         settings = np.array(
@@ -144,7 +149,9 @@ class IchimokuCloud(Seed):
     def compute(self, bars: Bars, params: dict[str, Any]) -> Signals:
         return self.compute_many(bars, [params])[0]
 
-    def compute_many(self, bars: Bars, params: Sequence[dict[str, Any]]) -> list[Signals]:
+    def compute_many(
+        self, bars: Bars, params: Sequence[dict[str, Any]], memo: SeriesMemo | None = None
+    ) -> list[Signals]:
         """One table of the highs and one of the lows; each midpoint line computed once
         for the blocks in a row that share its period."""
         settings = np.array(

@@ -12,6 +12,7 @@ from evolution.engine.lookahead_gate import FIELDS
 from evolution.engine.operators import random_genome
 from evolution.engine.seeds import SEEDS, get_seed
 from evolution.engine.seeds.crossings import band_crossings, crossed_above, crossed_below
+from evolution.engine.seeds.indicator_memo import IndicatorMemo
 from evolution.engine.seeds.shared_indicators import atr_by_period, ema_by_period
 from evolution.engine.signal_store import BlockSignalStore, DatasetSignals
 from tests.evolution.engine.ga_fixtures import (  # noqa: F401
@@ -136,6 +137,72 @@ def test_compute_many_gives_each_parameter_sets_own_signals(name, dataset):
     assert len(together) == len(params)
     for p, signals in zip(params, together, strict=True):
         assert same_signals(signals, SEEDS[name].compute(bars, p))
+
+
+@pytest.mark.parametrize("name", FAST_SEEDS)
+def test_a_seed_given_the_indicator_memo_gives_the_signals_it_gives_without(name, dataset):
+    # given: a memo holding the rows of a first batch of the seed's blocks on these bars
+    seed = get_seed(name)
+    rng = random.Random(100 + FAST_SEEDS.index(name))
+    space = fast_space()
+    params = [dict(b.params) for _ in range(60) for b in random_genome(space, rng).blocks()
+              if b.seed == name] or [seed.validate({})]
+    bars = dataset.bars[0]
+    memo = IndicatorMemo().series(("these bars",))
+    seed.compute_many(bars, params[: len(params) // 2], memo)
+
+    # when: a second batch, partly the same periods, reads the memo
+    served = seed.compute_many(bars, params, memo)
+
+    # then
+    for p, signals in zip(params, served, strict=True):
+        assert same_signals(signals, seed.compute(bars, p))
+
+
+def test_the_indicator_memo_computes_only_the_periods_it_has_not_kept():
+    # given
+    memo = IndicatorMemo()
+    asked: list[list[int]] = []
+
+    def compute(periods):
+        asked.append(list(periods))
+        return {n: np.full(4, float(n)) for n in periods}
+
+    btc, eth = memo.series(("dataset", 0, 4)), memo.series(("dataset", 1, 4))
+
+    # when
+    first = btc.rows("atr", [5, 7, 5], compute)
+    second = btc.rows("atr", [7, 9], compute)
+    other_series = eth.rows("atr", [7], compute)
+    other_indicator = btc.rows("rsi", [7], compute)
+
+    # then: each (series, indicator, period) computed once, rows equal to the computed ones
+    assert asked == [[5, 7], [9], [7], [7]]
+    assert sorted(first) == [5, 7] and sorted(second) == [7, 9]
+    assert second[7] is first[7] and second[7].base is None  # kept rows own their memory
+    assert np.array_equal(other_series[7], np.full(4, 7.0)) and other_indicator[7] is not first[7]
+    assert memo.computed == 5
+
+
+def test_the_indicator_memo_drops_the_least_recently_used_rows_beyond_its_capacity():
+    # given: room for two rows of four values
+    memo = IndicatorMemo(capacity_bytes=2 * 4 * 8)
+    series = memo.series("series")
+    counted: list[int] = []
+
+    def compute(periods):
+        counted.extend(periods)
+        return {n: np.zeros(4) for n in periods}
+
+    # when
+    series.rows("x", [1], compute)
+    series.rows("x", [2], compute)
+    series.rows("x", [1], compute)  # used again: now the most recent
+    series.rows("x", [3], compute)
+    series.rows("x", [1, 2], compute)
+
+    # then: 2 was dropped and computed again, 1 was kept
+    assert counted == [1, 2, 3, 2] and len(memo) == 2
 
 
 def test_emas_computed_together_equal_ema_one_by_one(dataset):
