@@ -5,8 +5,8 @@ and SOL (2022, 8,760 bars each) exactly as a GA generation is: signals of
 every block on every instrument, the lookahead gate, the simulation with fees
 and slippage, objectives and the ledger's daily returns. "Bred": the
 generations of a GA run once it has settled (from generation 3 of 10), where
-children share blocks with their parents and the per-process block signals
-and lookahead checks are reused, as in a worker through a run. "Cold": a first
+children share blocks with their parents and the per-process block signals,
+indicator rows and lookahead checks are reused, as in a worker through a run. "Cold": a first
 generation of random genomes with every cache of the process cleared.
 
 The floor is the fastest possible evaluation of the simplest genome: the

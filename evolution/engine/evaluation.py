@@ -23,15 +23,16 @@ Guarantees:
 How a batch is evaluated (each step gives what the plain one-genome path
 gives, bit for bit, and is tested against it): each distinct block is computed
 once per instrument, a seed's blocks together (`signal_store`; blocks are kept
-for the next generations of the process); the block checks the lookahead
+for the next generations of the process, and so are the indicator rows of the
+periods they used, `seeds.indicator_memo`); the block checks the lookahead
 verdicts need are made together, every block once at the last-bar cut all
 genomes share, then every (block, aimed cut) the genomes need, a seed's blocks
 at one cut in one call (`LookaheadMemory.check_aimed`), before each genome's
 verdict is read through its blocks (`lookahead_gate.genome_offence`); every
-genome's account is simulated in one compiled pass per instrument
-(`simulation.simulate_batch`); the figures of all genomes come from their
+genome's account is simulated in one compiled pass per instrument, reading its
+signals where they lie (`simulation.simulate_batch`); the figures of all genomes come from their
 returns matrix at once (`column_scores`).
-`clear_lookahead_cache` forgets every cached check and block.
+`clear_lookahead_cache` forgets every cached check, block and indicator row.
 """
 
 from __future__ import annotations

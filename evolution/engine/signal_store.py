@@ -6,7 +6,9 @@ parameters and the bars. Genomes of one generation share blocks, and
 crossover passes whole blocks on (about a third of a bred generation's blocks
 were computed for the generation before): the store keeps them, and a seed's
 blocks missing from it are computed together (`Seed.compute_many`: an
-indicator period several blocks use is computed once).
+indicator period several blocks use is computed once, and one an earlier batch
+computed on the same bars is taken from the process's `IndicatorMemo`, under
+the same dataset, instrument and length as the blocks).
 
 Guarantees:
 - `DatasetSignals.genome(asset, genome)` equals
@@ -21,7 +23,8 @@ Guarantees:
   every time;
 - the store holds at most `capacity_bytes` of arrays (least recently used
   blocks are dropped first); it is thread-safe. The arrays it hands out are
-  shared: callers never write to them.
+  shared: callers never write to them. A `DatasetSignals` (one batch) keeps
+  the blocks it handed out until it is dropped.
 """
 
 from __future__ import annotations
