@@ -32,11 +32,11 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from evolution.engine.byte_lru import ByteBoundedLru
 from evolution.engine.datasets import Dataset
 from evolution.engine.genome import Block, Genome, block_signals, combine_blocks
 from evolution.engine.seeds.indicator_memo import INDICATOR_MEMO, IndicatorMemo, SeriesMemo
@@ -86,39 +86,27 @@ class BlockSignalStore:
 
     def __init__(self, capacity_bytes: int = STORE_BYTES):
         self.capacity_bytes = capacity_bytes
-        self._entries: OrderedDict[Hashable, tuple[Signals, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._entries: ByteBoundedLru[Signals] = ByteBoundedLru(capacity_bytes)
+        self._count_lock = threading.Lock()
         self.computed = 0  # how many block signals were computed (not served from the store)
 
     def get(self, key: Hashable, block: Block, bars: Bars) -> Signals:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key][0]
-        signals = block_signals(block, bars)
-        self.put(key, signals)
+        signals = self._entries.get(key)
+        if signals is None:
+            signals = block_signals(block, bars)
+            self.put(key, signals)
         return signals
 
     def put(self, key: Hashable, signals: Signals) -> None:
-        size = signals_bytes(signals)
-        with self._lock:
+        with self._count_lock:
             self.computed += 1
-            if key not in self._entries and size <= self.capacity_bytes:
-                self._entries[key] = (signals, size)
-                self._bytes += size
-                while self._bytes > self.capacity_bytes:
-                    _, (_, dropped) = self._entries.popitem(last=False)
-                    self._bytes -= dropped
+        self._entries.put(key, signals, signals_bytes(signals))
 
     def __contains__(self, key: Hashable) -> bool:
-        with self._lock:
-            return key in self._entries
+        return key in self._entries
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
+        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -25,10 +25,11 @@ Guarantees:
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 
 import numpy as np
+
+from evolution.engine.byte_lru import ByteBoundedLru
 
 MEMO_BYTES = 48 * 2**20  # about 200 periods of 3 instruments x 8,760 bars
 
@@ -38,9 +39,8 @@ class IndicatorMemo:
 
     def __init__(self, capacity_bytes: int = MEMO_BYTES):
         self.capacity_bytes = capacity_bytes
-        self._rows: OrderedDict[Hashable, np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._rows: ByteBoundedLru[np.ndarray] = ByteBoundedLru(capacity_bytes)
+        self._count_lock = threading.Lock()
         self.computed = 0  # rows computed (not served)
 
     def series(self, key: Hashable) -> SeriesMemo:
@@ -49,30 +49,20 @@ class IndicatorMemo:
 
     def _known(self, keys: Mapping[int, Hashable]) -> dict[int, np.ndarray]:
         found = {}
-        with self._lock:
-            for n, key in keys.items():
-                row = self._rows.get(key)
-                if row is not None:
-                    self._rows.move_to_end(key)
-                    found[n] = row
+        for n, key in keys.items():
+            row = self._rows.get(key)
+            if row is not None:
+                found[n] = row
         return found
 
     def _keep(self, rows: Mapping[Hashable, np.ndarray]) -> None:
-        with self._lock:
+        with self._count_lock:
             self.computed += len(rows)
-            for key, row in rows.items():
-                if key in self._rows or row.nbytes > self.capacity_bytes:
-                    continue
-                self._rows[key] = row
-                self._bytes += row.nbytes
-            while self._bytes > self.capacity_bytes:
-                _, dropped = self._rows.popitem(last=False)
-                self._bytes -= dropped.nbytes
+        for key, row in rows.items():
+            self._rows.put(key, row, row.nbytes)
 
     def clear(self) -> None:
-        with self._lock:
-            self._rows.clear()
-            self._bytes = 0
+        self._rows.clear()
 
     def __len__(self) -> int:
         return len(self._rows)
